@@ -1,0 +1,83 @@
+"""One factory for every AWS client, on aiobotocore.
+
+Endpoints are never passed in code: botocore reads ``AWS_ENDPOINT_URL`` and
+``AWS_ENDPOINT_URL_<SERVICE>`` itself, so each service can point at an emulator or at AWS
+without a code change. The one exception is presigning, whose host is the browser's.
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+
+from .settings import CoreSettings
+
+# aiobotocore ships no type information; these aliases say which client is meant.
+S3Client = Any
+SQSClient = Any
+DynamoDBClient = Any
+
+
+def client_config(settings: CoreSettings, *, read_timeout: float | None = None) -> AioConfig:
+    return AioConfig(
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=read_timeout or settings.aws_read_timeout_seconds,
+        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+        max_pool_connections=settings.aws_max_pool_connections,
+        s3={"addressing_style": settings.s3_addressing_style},
+    )
+
+
+def create_client(
+    session: AioSession,
+    service: str,
+    settings: CoreSettings,
+    *,
+    endpoint_url: str | None = None,
+    read_timeout: float | None = None,
+) -> Any:
+    """An async context manager for one client; ``endpoint_url`` only for presigning."""
+    return session.create_client(
+        service,
+        region_name=settings.aws_region,
+        endpoint_url=endpoint_url,
+        config=client_config(settings, read_timeout=read_timeout),
+    )
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    s3: S3Client
+    sqs: SQSClient
+    dynamodb: DynamoDBClient
+    # Signs URLs for browsers; the same client as ``s3`` unless a public endpoint is set.
+    s3_presign: S3Client
+
+
+async def open_clients(
+    stack: AsyncExitStack, settings: CoreSettings, session: AioSession | None = None
+) -> AwsClients:
+    """Open the clients a service needs; they close when ``stack`` closes."""
+    session = session or get_session()
+    s3 = await stack.enter_async_context(create_client(session, "s3", settings))
+    sqs = await stack.enter_async_context(create_client(session, "sqs", settings))
+    dynamodb = await stack.enter_async_context(create_client(session, "dynamodb", settings))
+    s3_presign = s3
+    if settings.public_s3_endpoint:
+        s3_presign = await stack.enter_async_context(
+            create_client(session, "s3", settings, endpoint_url=settings.public_s3_endpoint)
+        )
+    return AwsClients(s3=s3, sqs=sqs, dynamodb=dynamodb, s3_presign=s3_presign)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError``, or ``None`` for anything else."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None

@@ -1,0 +1,57 @@
+"""Routes notification events to exactly the notifier replicas that hold a waiting browser.
+
+The cost of one event is one query plus one send per replica that has a client for the
+image; it does not grow with the number of replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from botocore.exceptions import ClientError
+
+from .aws import SQSClient, error_code
+from .schemas import NotificationEvent
+from .store import ConnectionStore
+
+log = logging.getLogger(__name__)
+
+_GONE_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
+class NotificationPublisher:
+    def __init__(self, sqs: SQSClient, connections: ConnectionStore) -> None:
+        self._sqs = sqs
+        self._connections = connections
+
+    async def publish(self, event: NotificationEvent) -> int:
+        """Send ``event`` to each replica queue with a client for its image; return how many."""
+        rows = await self._connections.for_image(event.image_id)
+        queue_urls = sorted({row.queue_url for row in rows})
+        body = event.to_json()
+        results = await asyncio.gather(
+            *(self._send(url, body) for url in queue_urls), return_exceptions=True
+        )
+        delivered = 0
+        for url, result in zip(queue_urls, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, ClientError):
+                    raise result
+                log.warning(
+                    "notify send failed",
+                    extra={"imageId": event.image_id, "queueUrl": url, "code": error_code(result)},
+                )
+            elif result:
+                delivered += 1
+        return delivered
+
+    async def _send(self, queue_url: str, body: str) -> bool:
+        try:
+            await self._sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        except ClientError as exc:
+            # A replica that died leaves rows behind until their TTL; its queue is gone.
+            if error_code(exc) in _GONE_QUEUE_CODES:
+                return False
+            raise
+        return True

@@ -1,0 +1,105 @@
+"""Settings shared by every SnapQueue service.
+
+Each service subclasses :class:`CoreSettings` and builds its settings object once, at
+startup (never at import). Environment variables carry the ``SNAPQUEUE_`` prefix, except
+the AWS ones, which keep botocore's own names so the standard tooling applies unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+MiB = 1024 * 1024
+
+
+def split_csv(value: object) -> object:
+    """Accept ``a,b,c`` from the environment as well as a JSON list."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        return json.loads(value)
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class CoreSettings(BaseSettings):
+    """Values every service needs: where the resources are and how to reach AWS."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SNAPQUEUE_",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # Required: botocore cannot pick an endpoint without a region, and guessing one would
+    # silently talk to the wrong place.
+    aws_region: str = Field(validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+
+    uploads_bucket: str = "snapqueue-uploads"
+    processed_bucket: str = "snapqueue-processed"
+    upload_queue: str = "snapqueue-upload-events"
+    upload_dlq: str = "snapqueue-upload-events-dlq"
+    images_table: str = "ImageMetadata"
+    connections_table: str = "WebSocketConnections"
+    gallery_index: str = "gallery-index"
+    notify_queue_prefix: str = "snapqueue-notify-"
+
+    log_level: LogLevel = "INFO"
+
+    max_upload_bytes: int = Field(default=25 * MiB, gt=0)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"]
+    )
+
+    # The worker's visibility timeout must exceed the longest job; the worker also extends
+    # it while a job runs, so this only bounds how long a crashed worker's message hides.
+    queue_visibility_timeout_seconds: int = Field(default=60, ge=5, le=43200)
+    queue_max_receive_count: int = Field(default=5, ge=1, le=1000)
+    queue_retention_seconds: int = Field(default=4 * 24 * 3600, ge=60)
+
+    aws_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    aws_read_timeout_seconds: float = Field(default=25.0, gt=0)
+    aws_max_attempts: int = Field(default=4, ge=1, le=10)
+    aws_max_pool_connections: int = Field(default=50, ge=1)
+    # "path" for emulators on a bare host:port, "virtual" or "auto" on AWS.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+
+    # Presigning: the URL a browser reaches is not always the one the services use (inside
+    # docker-compose the services say localstack:4566, the browser localhost:4566).
+    public_s3_endpoint: str | None = None
+    cdn_base_url: str | None = None
+    variant_url_expires_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # Services wait this long for the bootstrap to have created their resources.
+    startup_timeout_seconds: float = Field(default=60.0, ge=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        return split_csv(value)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Self:
+        """Build the settings once, at startup; raise :class:`SettingsError` if incomplete."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise SettingsError.from_validation(cls.__name__, exc) from exc
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a runnable service; the message says what is missing."""
+
+    @classmethod
+    def from_validation(cls, name: str, exc: ValidationError) -> SettingsError:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "?"
+            problems.append(f"{field}: {error['msg']}")
+        return cls(f"invalid {name}: " + "; ".join(problems))

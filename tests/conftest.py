@@ -1,0 +1,108 @@
+"""Test harness: one AWS emulator per session, unique resources per test, isolated AWS_* env.
+
+Integration tests reach the emulator over real HTTP with the real aiobotocore clients;
+nothing AWS is patched or mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+import pytest
+from moto.server import ThreadedMotoServer
+from snapqueue_core.aws import AwsClients, open_clients
+from snapqueue_core.resources import bootstrap, declare
+from snapqueue_core.settings import CoreSettings
+
+REGION = "us-east-1"
+S = TypeVar("S", bound=CoreSettings)
+
+
+@pytest.fixture(scope="session")
+def emulator_url() -> Iterator[str]:
+    """moto's server on a free port, for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def aws_environment(emulator_url: str) -> dict[str, str]:
+    """The environment a service process needs to use the emulator."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": emulator_url,
+        "SNAPQUEUE_S3_ADDRESSING_STYLE": "path",
+    }
+
+
+@pytest.fixture(autouse=True)
+def aws_env(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Nothing from the developer's shell (a real AWS profile, say) leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "SNAPQUEUE_")):
+            monkeypatch.delenv(name)
+    env = aws_environment(emulator_url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    return env
+
+
+def unique_names() -> dict[str, str]:
+    """Resource names no other test uses (S3 bucket names: lowercase, ≤ 63 chars)."""
+    tag = uuid.uuid4().hex[:10]
+    return {
+        "uploads_bucket": f"sq-uploads-{tag}",
+        "processed_bucket": f"sq-processed-{tag}",
+        "upload_queue": f"sq-upload-events-{tag}",
+        "upload_dlq": f"sq-upload-events-dlq-{tag}",
+        "images_table": f"ImageMetadata-{tag}",
+        "connections_table": f"WebSocketConnections-{tag}",
+        "notify_queue_prefix": f"sq-notify-{tag}-",
+    }
+
+
+@pytest.fixture
+def settings_factory() -> Callable[..., Any]:
+    """Build any service's settings with unique resource names; overrides win."""
+
+    def make(cls: type[S] = CoreSettings, **overrides: Any) -> S:  # type: ignore[assignment]
+        values: dict[str, Any] = {**unique_names(), **overrides}
+        return cls.from_env(**values)
+
+    return make
+
+
+@pytest.fixture
+async def aws() -> AsyncIterator[Callable[[CoreSettings], Any]]:
+    """Open real aiobotocore clients for given settings; all closed at teardown."""
+    async with AsyncExitStack() as stack:
+
+        async def clients_for(settings: CoreSettings) -> AwsClients:
+            return await open_clients(stack, settings)
+
+        yield clients_for
+
+
+@pytest.fixture
+async def resources_factory(
+    settings_factory: Callable[..., Any], aws: Callable[[CoreSettings], Any]
+) -> Callable[..., Any]:
+    """Bootstrapped, uniquely named resources: returns (settings, clients)."""
+
+    async def make(cls: type[S] = CoreSettings, **overrides: Any) -> tuple[S, AwsClients]:  # type: ignore[assignment]
+        settings = settings_factory(cls, **overrides)
+        clients = await aws(settings)
+        await bootstrap(clients, declare(settings), settings.aws_region)
+        return settings, clients
+
+    return make
