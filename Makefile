@@ -37,7 +37,7 @@ install-browser:
 install: install-python install-frontend
 
 run: install
-	$(VENV)/bin/honcho -e .env.embedded -f Procfile start $(PROCESSES)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -e .env.embedded -f Procfile start $(PROCESSES)
 
 test: install install-browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,0 +1,247 @@
+"""Start the real stack as processes: the emulator, the three services, optionally the SPA.
+
+Used by the browser tests, the reliability suite and the benchmarks. Every process gets its
+own log file, free ports and uniquely named resources, and can be stopped, killed, paused
+and restarted for real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVICE_MODULES = {
+    "upload": "upload_service",
+    "notifier": "notifier_service",
+    "worker": "processing_worker",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def unique_resource_env(tag: str | None = None) -> dict[str, str]:
+    tag = tag or uuid.uuid4().hex[:10]
+    return {
+        "SNAPQUEUE_UPLOADS_BUCKET": f"sq-uploads-{tag}",
+        "SNAPQUEUE_PROCESSED_BUCKET": f"sq-processed-{tag}",
+        "SNAPQUEUE_UPLOAD_QUEUE": f"sq-upload-events-{tag}",
+        "SNAPQUEUE_UPLOAD_DLQ": f"sq-upload-events-dlq-{tag}",
+        "SNAPQUEUE_IMAGES_TABLE": f"ImageMetadata-{tag}",
+        "SNAPQUEUE_CONNECTIONS_TABLE": f"WebSocketConnections-{tag}",
+        "SNAPQUEUE_NOTIFY_QUEUE_PREFIX": f"sq-notify-{tag}-",
+    }
+
+
+@dataclass
+class ManagedProcess:
+    """One child process with its own log file; restartable with the same command."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    health_url: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        log.write(f"\n--- start {self.name} (#{self.restarts}) ---\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        log.close()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self._proc().pid
+
+    def _proc(self) -> subprocess.Popen[bytes]:
+        if self.proc is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self.proc
+
+    def wait_healthy(self, timeout: float = 60.0, path: str = "/healthz") -> None:
+        if self.health_url is None:
+            raise RuntimeError(f"{self.name} has no health endpoint")
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited early:\n{self.tail()}")
+            try:
+                response = httpx.get(self.health_url.rstrip("/") + path, timeout=2.0)
+                if response.status_code == 200:
+                    return
+                last = response.status_code
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not healthy after {timeout}s ({last!r}):\n{self.tail()}")
+
+    def signal(self, signum: int) -> None:
+        if self.running:
+            self._proc().send_signal(signum)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL: the exit code, or None if it had to be killed."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.running:
+            self._proc().kill()
+            self._proc().wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.restarts += 1
+        self.start()
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    """The emulator and services as processes, on free ports with unique resource names."""
+
+    workdir: Path
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    emulator_url: str = ""
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNAPQUEUE_"))}
+        emulator_port = free_port()
+        self.emulator_url = f"http://127.0.0.1:{emulator_port}"
+        self.env = {
+            **base,
+            "PYTHONUNBUFFERED": "1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.emulator_url,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "SNAPQUEUE_S3_ADDRESSING_STYLE": "path",
+            "SNAPQUEUE_PUBLIC_S3_ENDPOINT": self.emulator_url,
+            **unique_resource_env(),
+            **self.extra_env,
+        }
+        self.processes["emulator"] = ManagedProcess(
+            name="emulator",
+            argv=[sys.executable, "-m", "devstack.emulator", "--port", str(emulator_port)],
+            env=self.env,
+            log_path=self.workdir / "emulator.log",
+        )
+        for name, module in SERVICE_MODULES.items():
+            port = free_port()
+            self.processes[name] = ManagedProcess(
+                name=name,
+                argv=[sys.executable, "-m", module],
+                env={**self.env, "SNAPQUEUE_HTTP_PORT": str(port)},
+                log_path=self.workdir / f"{name}.log",
+                health_url=f"http://127.0.0.1:{port}",
+            )
+
+    def url(self, name: str) -> str:
+        url = self.processes[name].health_url
+        if url is None:
+            raise KeyError(f"{name} has no URL")
+        return url
+
+    @property
+    def ws_url(self) -> str:
+        return self.url("notifier").replace("http://", "ws://") + "/ws"
+
+    def start_emulator(self, timeout: float = 60.0) -> None:
+        emulator = self.processes["emulator"]
+        emulator.start()
+        deadline = time.monotonic() + timeout
+        while "ready " not in emulator.tail(5):
+            if not emulator.running or time.monotonic() > deadline:
+                raise RuntimeError(f"emulator did not start:\n{emulator.tail()}")
+            time.sleep(0.1)
+
+    def start(self, *names: str, timeout: float = 60.0) -> None:
+        names = names or tuple(SERVICE_MODULES)
+        for name in names:
+            self.processes[name].start()
+        for name in names:
+            self.processes[name].wait_healthy(timeout)
+
+    def add_frontend(self, port: int | None = None) -> str:
+        """Serve the built SPA with ``vite preview``, proxying to this stack's services."""
+        port = port or free_port()
+        npm_preview = ["npm", "--prefix", str(ROOT / "frontend"), "run", "preview", "--"]
+        self.processes["frontend"] = ManagedProcess(
+            name="frontend",
+            argv=[*npm_preview, "--port", str(port), "--strictPort"],
+            env={
+                **self.env,
+                "SNAPQUEUE_API_TARGET": self.url("upload"),
+                "SNAPQUEUE_WS_TARGET": self.url("notifier"),
+            },
+            log_path=self.workdir / "frontend.log",
+            health_url=f"http://127.0.0.1:{port}",
+        )
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> dict[str, int | None]:
+        codes = {}
+        for name in reversed(list(self.processes)):
+            codes[name] = self.processes[name].stop()
+        return codes
+
+
+@contextmanager
+def running_stack(
+    workdir: Path, extra_env: Mapping[str, str] | None = None, services: tuple[str, ...] = ()
+) -> Iterator[Stack]:
+    stack = Stack(workdir, extra_env or {})
+    try:
+        stack.start_emulator()
+        stack.start(*services)
+        yield stack
+    finally:
+        stack.stop()
