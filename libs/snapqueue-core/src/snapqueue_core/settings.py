@@ -39,45 +39,83 @@ class CoreSettings(BaseSettings):
 
     # Required: botocore cannot pick an endpoint without a region, and guessing one would
     # silently talk to the wrong place.
-    aws_region: str = Field(validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
+    aws_region: str = Field(
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region of every resource.",
+    )
 
-    uploads_bucket: str = "snapqueue-uploads"
-    processed_bucket: str = "snapqueue-processed"
-    upload_queue: str = "snapqueue-upload-events"
-    upload_dlq: str = "snapqueue-upload-events-dlq"
-    images_table: str = "ImageMetadata"
-    connections_table: str = "WebSocketConnections"
-    gallery_index: str = "gallery-index"
-    notify_queue_prefix: str = "snapqueue-notify-"
+    uploads_bucket: str = Field("snapqueue-uploads", description="Bucket browsers upload into.")
+    processed_bucket: str = Field("snapqueue-processed", description="Bucket of the variants.")
+    upload_queue: str = Field(
+        "snapqueue-upload-events", description="Queue of the uploads bucket's S3 events."
+    )
+    upload_dlq: str = Field(
+        "snapqueue-upload-events-dlq", description="Dead-letter queue of the upload queue."
+    )
+    images_table: str = Field("ImageMetadata", description="DynamoDB table of image records.")
+    connections_table: str = Field(
+        "WebSocketConnections", description="DynamoDB table routing events to notifier replicas."
+    )
+    gallery_index: str = Field(
+        "gallery-index", description="Sparse GSI of COMPLETED images, newest first."
+    )
+    notify_queue_prefix: str = Field(
+        "snapqueue-notify-", description="Name prefix of each notifier replica's own queue."
+    )
 
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
-    max_upload_bytes: int = Field(default=25 * MiB, gt=0)
+    max_upload_bytes: int = Field(
+        default=25 * MiB, gt=0, description="Largest accepted upload, in bytes (25 MiB)."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"]
+        default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"],
+        description="Origins of the SPA, comma-separated: CORS of the API and the buckets.",
     )
 
     # The worker's visibility timeout must exceed the longest job; the worker also extends
     # it while a job runs, so this only bounds how long a crashed worker's message hides.
-    queue_visibility_timeout_seconds: int = Field(default=60, ge=5, le=43200)
-    queue_max_receive_count: int = Field(default=5, ge=1, le=1000)
-    queue_retention_seconds: int = Field(default=4 * 24 * 3600, ge=60)
+    queue_visibility_timeout_seconds: int = Field(
+        default=60, ge=5, le=43200, description="Visibility timeout of the upload queue."
+    )
+    queue_max_receive_count: int = Field(
+        default=5, ge=1, le=1000, description="Deliveries before a message goes to the DLQ."
+    )
+    queue_retention_seconds: int = Field(
+        default=4 * 24 * 3600, ge=60, description="Retention of the upload queue."
+    )
 
-    aws_connect_timeout_seconds: float = Field(default=3.0, gt=0)
-    aws_read_timeout_seconds: float = Field(default=25.0, gt=0)
-    aws_max_attempts: int = Field(default=4, ge=1, le=10)
-    aws_max_pool_connections: int = Field(default=50, ge=1)
-    # "path" for emulators on a bare host:port, "virtual" or "auto" on AWS.
-    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    aws_connect_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="AWS connect timeout."
+    )
+    aws_read_timeout_seconds: float = Field(
+        default=25.0, gt=0, description="AWS read timeout (above SQS's 20 s long poll)."
+    )
+    aws_max_attempts: int = Field(
+        default=4, ge=1, le=10, description="Attempts per AWS call (botocore standard retries)."
+    )
+    aws_max_pool_connections: int = Field(
+        default=50, ge=1, description="HTTP connections per AWS client."
+    )
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", description="S3 addressing: `path` for emulators on a bare host:port."
+    )
 
     # Presigning: the URL a browser reaches is not always the one the services use (inside
     # docker-compose the services say localstack:4566, the browser localhost:4566).
-    public_s3_endpoint: str | None = None
-    cdn_base_url: str | None = None
-    variant_url_expires_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    public_s3_endpoint: str | None = Field(
+        None, description="S3 endpoint a browser reaches, used only to presign URLs."
+    )
+    cdn_base_url: str | None = Field(
+        None, description="When set, variant URLs are `{cdn}/{key}` instead of presigned GETs."
+    )
+    variant_url_expires_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned variant URLs."
+    )
 
-    # Services wait this long for the bootstrap to have created their resources.
-    startup_timeout_seconds: float = Field(default=60.0, ge=0)
+    startup_timeout_seconds: float = Field(
+        default=60.0, ge=0, description="How long a service waits at startup for its resources."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
