@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 from moto.server import ThreadedMotoServer
+
 from snapqueue_core.aws import AwsClients, open_clients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.settings import CoreSettings
@@ -106,3 +107,18 @@ async def resources_factory(
         return settings, clients
 
     return make
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="run the reliability suite at full size (slow; not in CI)",
+    )
+
+
+@pytest.fixture(scope="session")
+def full_size(pytestconfig: pytest.Config) -> bool:
+    """True under ``--full``: reliability tests use the issue's full figures."""
+    return bool(pytestconfig.getoption("--full"))
