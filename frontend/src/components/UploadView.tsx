@@ -68,7 +68,7 @@ function UploadCard({ item, onRemove }: { item: UploadItem; onRemove: (localId: 
           </button>
         )}
       </div>
-      {item.error && (item.phase === 'failed' || item.phase === 'rejected') && <ErrorMessage error={item.error} />}
+      {item.error && (item.phase === 'failed' || item.phase === 'rejected') && <ErrorMessage error={item.error} friendly={item.phase !== 'rejected'} />}
       {item.note && <p className="note">{item.note}</p>}
       {item.phase === 'done' && (
         <div className="result">
