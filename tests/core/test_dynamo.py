@@ -1,6 +1,7 @@
 import math
 
 import pytest
+
 from snapqueue_core.dynamo import from_item, to_item
 
 

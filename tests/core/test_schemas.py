@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,

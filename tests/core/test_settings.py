@@ -1,4 +1,5 @@
 import pytest
+
 from snapqueue_core.settings import CoreSettings, SettingsError
 
 

@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,
