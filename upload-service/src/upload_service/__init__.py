@@ -1,0 +1,1 @@
+"""SnapQueue upload-service: presigned direct uploads, streamed uploads and the image API."""
