@@ -1,0 +1,42 @@
+"""``python -m processing_worker``: run the worker until SIGTERM or SIGINT, then exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from snapqueue_core.logs import configure_logging
+from snapqueue_core.settings import SettingsError
+
+from .app import StartupError, WorkerApp
+from .settings import WorkerSettings
+
+SERVICE = "processing-worker"
+
+
+async def serve(settings: WorkerSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with WorkerApp(settings) as app:
+        await app.run(stop)
+
+
+def main() -> None:
+    try:
+        settings = WorkerSettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    configure_logging(SERVICE, settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Wires the worker together: clients, thread pool, consumer and health server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from snapqueue_core.aws import AwsClients, SQSClient, open_clients
+from snapqueue_core.publisher import NotificationPublisher
+from snapqueue_core.store import ConnectionStore, ImageStore
+
+from . import decode
+from .consumer import Consumer
+from .health import HealthServer
+from .job import JobContext
+from .metrics import WorkerMetrics
+from .settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+async def wait_for_queue(sqs: SQSClient, name: str, wait_seconds: float) -> str:
+    """The queue's URL, waiting for the bootstrap to create it (``make run`` races it)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            response = await sqs.get_queue_url(QueueName=name)
+            return str(response["QueueUrl"])
+        except (ClientError, BotoCoreError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise StartupError(f"queue {name} not reachable: {exc!r}") from exc
+            log.info("waiting for queue", extra={"queue": name})
+            await asyncio.sleep(1)
+
+
+class WorkerApp:
+    """``async with WorkerApp(settings) as app: await app.run(stop)``."""
+
+    def __init__(self, settings: WorkerSettings, clients: AwsClients | None = None) -> None:
+        self.settings = settings
+        self._clients = clients
+        self._stack = AsyncExitStack()
+        self.metrics = WorkerMetrics()
+        self.consumer: Consumer | None = None
+        self.health: HealthServer | None = None
+
+    @property
+    def port(self) -> int:
+        return self.health.port if self.health else 0
+
+    async def __aenter__(self) -> WorkerApp:
+        settings = self.settings
+        decode.configure(settings)
+        try:
+            clients = self._clients or await open_clients(self._stack, settings)
+            queue_url = await wait_for_queue(
+                clients.sqs, settings.upload_queue, settings.startup_timeout_seconds
+            )
+            executor = ThreadPoolExecutor(
+                max_workers=settings.concurrency, thread_name_prefix="pillow"
+            )
+            # Threads still running a cancelled job's Pillow work are not waited for.
+            self._stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+            ctx = JobContext(
+                settings=settings,
+                clients=clients,
+                store=ImageStore(clients.dynamodb, settings),
+                publisher=NotificationPublisher(
+                    clients.sqs, ConnectionStore(clients.dynamodb, settings)
+                ),
+                executor=executor,
+                metrics=self.metrics,
+            )
+            self.consumer = Consumer(ctx, queue_url)
+            self.health = HealthServer(self.consumer, settings.liveness_timeout_seconds)
+            await self.health.start(settings.http_host, settings.http_port)
+            self._stack.push_async_callback(self.health.close)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.consumer is None:
+            raise RuntimeError("WorkerApp.run outside its context")
+        log.info("worker started", extra={"concurrency": self.settings.concurrency})
+        await self.consumer.run(stop)
+        log.info("worker stopped")

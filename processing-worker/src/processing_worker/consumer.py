@@ -1,0 +1,187 @@
+"""The receive loop: long-polls the upload-events queue and runs one task per message.
+
+It receives only as many messages as it has free slots, keeps each message hidden (and
+its record's lease alive) while the job runs, and deletes a message only after the job
+recorded its outcome. On stop it stops receiving, lets in-flight jobs finish within the
+grace period, then cancels the rest (their messages become visible again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from snapqueue_core.aws import error_code
+from snapqueue_core.store import StaleClaimError
+
+from .job import Disposition, Job, JobContext, JobResult
+
+log = logging.getLogger(__name__)
+
+_GONE_RECEIPT_CODES = frozenset(
+    {"ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue"}
+)
+
+
+class Consumer:
+    def __init__(self, ctx: JobContext, queue_url: str) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.queue_url = queue_url
+        self.sqs = ctx.clients.sqs
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.last_tick = time.monotonic()
+        self.receiving = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Receive until ``stop`` is set, then drain. Never raises for AWS trouble."""
+        self.receiving = True
+        backoff = 1.0
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                self.last_tick = time.monotonic()
+                if not await self._wait_for_slot(stopping):
+                    break
+                receive = asyncio.create_task(self._receive(self._free_slots()))
+                done, _ = await asyncio.wait(
+                    {receive, stopping}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if receive not in done:
+                    # Messages an abandoned receive took come back after the visibility
+                    # timeout; a shutdown cannot wait out a 20 s long poll.
+                    receive.cancel()
+                    await asyncio.gather(receive, return_exceptions=True)
+                    break
+                try:
+                    messages = receive.result()
+                except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+                    log.warning("receive failed", extra={"error": repr(exc)})
+                    await asyncio.wait({stopping}, timeout=backoff)
+                    backoff = min(backoff * 2, 20.0)
+                    continue
+                backoff = 1.0
+                for message in messages:
+                    self._start(message)
+        finally:
+            self.receiving = False
+            stopping.cancel()
+            await self._drain()
+
+    def _free_slots(self) -> int:
+        return self.settings.concurrency - len(self._tasks)
+
+    async def _wait_for_slot(self, stopping: asyncio.Task[bool]) -> bool:
+        while self._free_slots() <= 0:
+            await asyncio.wait({*self._tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            self.last_tick = time.monotonic()
+            if stopping.done():
+                return False
+        return True
+
+    async def _receive(self, count: int) -> list[dict[str, Any]]:
+        response = await self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(10, count)),
+            WaitTimeSeconds=self.settings.receive_wait_seconds,
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        now_ms = time.time() * 1000
+        for message in messages:
+            sent = message.get("Attributes", {}).get("SentTimestamp")
+            if sent is not None:
+                self.ctx.metrics.queue_lag_seconds.observe(max(0.0, (now_ms - int(sent)) / 1000))
+        return messages
+
+    def _start(self, message: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._run_job(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_job(self, message: dict[str, Any]) -> None:
+        metrics = self.ctx.metrics
+        metrics.in_flight.inc()
+        claim: dict[str, str] = {}
+
+        def on_claim(image_id: str, token: str) -> None:
+            claim.update(image_id=image_id, token=token)
+
+        heartbeat = asyncio.create_task(self._heartbeat(message["ReceiptHandle"], claim))
+        try:
+            result = await Job(self.ctx, message, on_claim).run()
+        except asyncio.CancelledError:
+            metrics.jobs.labels("cancelled").inc()
+            await self._settle(message, JobResult(Disposition.RETRY, "cancelled"))
+            raise
+        finally:
+            heartbeat.cancel()
+            metrics.in_flight.dec()
+        metrics.jobs.labels(result.outcome).inc()
+        await self._settle(message, result)
+
+    async def _settle(self, message: dict[str, Any], result: JobResult) -> None:
+        """Act on the message once the outcome is recorded."""
+        receipt = message["ReceiptHandle"]
+        try:
+            async with asyncio.timeout(5):
+                if result.disposition is Disposition.DELETE:
+                    await self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+                else:
+                    delay = (
+                        self.settings.lease_seconds + 1
+                        if result.disposition is Disposition.DEFER
+                        else self.settings.retry_visibility_seconds
+                    )
+                    await self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
+                    )
+        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+            # The message comes back after its visibility timeout; the next delivery
+            # finds the recorded outcome and only re-notifies.
+            log.warning(
+                "could not settle message",
+                extra={"disposition": result.disposition.value, "error": repr(exc)},
+            )
+
+    async def _heartbeat(self, receipt: str, claim: dict[str, str]) -> None:
+        interval = self.settings.heartbeat_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=receipt,
+                    VisibilityTimeout=self.settings.queue_visibility_timeout_seconds,
+                )
+                if claim:
+                    await self.ctx.store.extend_lease(
+                        claim["image_id"], claim["token"], self.settings.lease_seconds
+                    )
+            except StaleClaimError:
+                log.warning("lease lost", extra={"imageId": claim.get("image_id")})
+                return
+            except (ClientError, BotoCoreError, OSError) as exc:
+                if error_code(exc) in _GONE_RECEIPT_CODES:
+                    return
+                log.warning("heartbeat failed", extra={"error": repr(exc)})
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        grace = self.settings.shutdown_grace_seconds
+        log.info("draining", extra={"inFlight": len(self._tasks), "graceSeconds": grace})
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled unfinished jobs", extra={"count": len(pending)})
+            await asyncio.gather(*pending, return_exceptions=True)

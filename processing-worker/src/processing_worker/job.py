@@ -1,0 +1,355 @@
+"""One queue message, from S3 event to recorded outcome.
+
+The decision of what happens to the message (delete it, leave it for redelivery, or
+hide it until another worker's lease ends) is returned to the consumer, which acts on
+it only after the outcome is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import posixpath
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from snapqueue_core.aws import AwsClients, error_code
+from snapqueue_core.logs import bind_image_id
+from snapqueue_core.publisher import NotificationPublisher
+from snapqueue_core.schemas import (
+    IMPORT_PREFIX,
+    UPLOAD_PREFIX,
+    ImageError,
+    ImageRecord,
+    ImageStatus,
+    MalformedEventError,
+    NotificationEvent,
+    S3ObjectEvent,
+    StoredVariant,
+    image_id_from_upload_key,
+    isoformat,
+    parse_s3_event,
+    utcnow,
+    variant_key,
+)
+from snapqueue_core.store import (
+    ClaimRejectedError,
+    ImageExistsError,
+    ImageStore,
+    StaleClaimError,
+)
+
+from .errors import PermanentImageError
+from .metrics import WorkerMetrics
+from .pipeline import ProcessResult, process_file
+from .settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+REPEATED_FAILURE = ImageError(
+    code="processing_failed_repeatedly",
+    message="We could not process this image after several attempts. Please try again later.",
+)
+SOURCE_MISSING_CODES = frozenset({"NoSuchKey", "404"})
+
+
+class Disposition(StrEnum):
+    """What the consumer does with the message once the job returns."""
+
+    DELETE = "delete"  # outcome recorded (or nothing to do): never deliver again
+    RETRY = "retry"  # leave it: it comes back after ``retry_visibility_seconds``
+    DEFER = "defer"  # another worker holds the image: look again after its lease
+
+
+@dataclass(frozen=True)
+class JobResult:
+    disposition: Disposition
+    outcome: str
+
+
+@dataclass
+class JobContext:
+    """Everything a job needs, built once by the worker."""
+
+    settings: WorkerSettings
+    clients: AwsClients
+    store: ImageStore
+    publisher: NotificationPublisher
+    executor: Executor
+    metrics: WorkerMetrics
+
+
+# Called by the job while it runs, so the consumer's heartbeat covers the right image.
+LeaseHook = Callable[[str, str], None]
+
+
+def import_image_id(key: str, etag: str | None) -> str:
+    """A stable imageId for an operator import: the same object always maps to one id."""
+    return hashlib.sha256(f"{key}\n{etag or ''}".encode()).hexdigest()[:32]
+
+
+def result_of(disposition: Disposition, outcome: str) -> JobResult:
+    return JobResult(disposition, outcome)
+
+
+class Job:
+    """Handles one received message; :meth:`run` never raises for a bad message."""
+
+    def __init__(
+        self,
+        ctx: JobContext,
+        message: dict[str, Any],
+        on_claim: LeaseHook,
+    ) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.message = message
+        self.on_claim = on_claim
+        attributes = message.get("Attributes", {})
+        self.receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
+
+    @property
+    def last_delivery(self) -> bool:
+        """The queue moves the message to the dead-letter queue after this receive."""
+        return self.receive_count >= self.settings.queue_max_receive_count
+
+    async def run(self) -> JobResult:
+        try:
+            events = parse_s3_event(self.message.get("Body", ""))
+        except MalformedEventError as exc:
+            log.warning("dropping malformed message", extra={"reason": str(exc)})
+            return result_of(Disposition.DELETE, "malformed")
+        if not events:
+            return result_of(Disposition.DELETE, "test_event")
+        try:
+            results = [await self.handle_event(event) for event in events]
+        except Exception as exc:
+            # Before a claim (a throttled read, say) or while re-sending a terminal
+            # event: nothing is lost by trying the whole message again.
+            log.warning("message failed; will retry", extra={"error": repr(exc)})
+            return result_of(Disposition.RETRY, "retry")
+        # One record per message in practice; if several, the most cautious choice wins.
+        for disposition in (Disposition.RETRY, Disposition.DEFER):
+            for result in results:
+                if result.disposition is disposition:
+                    return result
+        return results[0]
+
+    async def handle_event(self, event: S3ObjectEvent) -> JobResult:
+        if event.bucket != self.settings.uploads_bucket:
+            log.warning("event for another bucket", extra={"bucket": event.bucket})
+            return result_of(Disposition.DELETE, "foreign_bucket")
+        if not event.event_name.startswith("ObjectCreated"):
+            return result_of(Disposition.DELETE, "ignored_event")
+        image_id = image_id_from_upload_key(event.key)
+        if image_id is not None:
+            record = await self.ctx.store.get(image_id)
+            if record is None:
+                return await self.drop_orphan(event, "no record for this upload")
+        elif event.key.startswith(IMPORT_PREFIX) and not event.key.endswith("/"):
+            image_id = import_image_id(event.key, event.etag)
+            await self.ensure_import_record(image_id, event)
+        elif event.key.startswith(UPLOAD_PREFIX):
+            return await self.drop_orphan(event, "not an issued upload key")
+        else:
+            log.warning("dropping event for an unexpected key", extra={"key": event.key})
+            return result_of(Disposition.DELETE, "ignored_key")
+        with bind_image_id(image_id):
+            return await self.process(image_id, event)
+
+    async def drop_orphan(self, event: S3ObjectEvent, reason: str) -> JobResult:
+        """Nothing is processed that the upload-service did not issue; the object goes."""
+        log.warning("dropping orphan upload", extra={"key": event.key, "reason": reason})
+        await self.ctx.clients.s3.delete_object(Bucket=event.bucket, Key=event.key)
+        return result_of(Disposition.DELETE, "orphan")
+
+    async def ensure_import_record(self, image_id: str, event: S3ObjectEvent) -> None:
+        now = isoformat(utcnow())
+        record = ImageRecord(
+            image_id=image_id,
+            status=ImageStatus.PENDING_UPLOAD,
+            original_filename=posixpath.basename(event.key)[:255] or None,
+            declared_size=event.size,
+            source_key=event.key,
+            upload_timestamp=now,
+            updated_at=now,
+            origin="import",
+        )
+        try:
+            await self.ctx.store.create(record)
+            log.info("import record created", extra={"imageId": image_id, "key": event.key})
+        except ImageExistsError:
+            pass  # a redelivery: the record is already there, the claim decides
+
+    async def process(self, image_id: str, event: S3ObjectEvent) -> JobResult:
+        token = uuid.uuid4().hex
+        try:
+            await self.ctx.store.claim(image_id, token, self.settings.lease_seconds)
+        except ClaimRejectedError as exc:
+            return await self.claim_rejected(image_id, exc.record)
+        self.on_claim(image_id, token)
+        log.info("claimed", extra={"receiveCount": self.receive_count})
+        await self.notify(NotificationEvent.progress(image_id, ImageStatus.PROCESSING))
+        try:
+            return await self.transform_and_record(image_id, token, event)
+        except PermanentImageError as exc:
+            log.info("image rejected", extra={"code": exc.code, "reason": exc.message})
+            return await self.fail(image_id, ImageError(code=exc.code, message=exc.message), token)
+        except StaleClaimError:
+            log.warning("lease lost to another worker; result dropped")
+            return result_of(Disposition.DELETE, "stale")
+        except asyncio.CancelledError:
+            await self.release(image_id, token)
+            raise
+        except Exception as exc:
+            # Throttling, timeouts, a network error, a missing bucket mid-deploy, or a bug:
+            # none is the image's fault, so the message is retried; the last delivery
+            # fails the record so no user waits forever.
+            log.warning(
+                "job failed; will retry",
+                exc_info=not isinstance(exc, ClientError | asyncio.TimeoutError),
+                extra={"code": error_code(exc), "error": repr(exc), "last": self.last_delivery},
+            )
+            if self.last_delivery:
+                failed = await self.fail(image_id, REPEATED_FAILURE, token)
+                # Leave the message: it goes on to the dead-letter queue for an operator.
+                return result_of(Disposition.RETRY, failed.outcome + "_dead_letter")
+            await self.release(image_id, token)
+            return result_of(Disposition.RETRY, "retry")
+
+    async def claim_rejected(self, image_id: str, record: ImageRecord | None) -> JobResult:
+        if record is None:
+            return result_of(Disposition.DELETE, "orphan")
+        if record.status.is_terminal:
+            # A duplicate delivery: never process again, but the client may have missed
+            # the terminal event, so send it again.
+            await self.notify(NotificationEvent.terminal(record), required=True)
+            return result_of(Disposition.DELETE, "duplicate")
+        if self.last_delivery:
+            # Someone else holds a live lease; its own delivery carries the work.
+            return result_of(Disposition.DELETE, "busy")
+        # Another worker holds it now. Look again once its lease could have run out: if
+        # it died, this delivery takes over; if it finished, this one only re-notifies.
+        return result_of(Disposition.DEFER, "busy")
+
+    async def transform_and_record(
+        self, image_id: str, token: str, event: S3ObjectEvent
+    ) -> JobResult:
+        ctx = self.ctx
+        with tempfile.TemporaryDirectory(prefix="snapqueue-") as workdir:
+            path = os.path.join(workdir, "source")
+            with ctx.metrics.stage("download"):
+                await self.download(event, path)
+            loop = asyncio.get_running_loop()
+            with ctx.metrics.stage("transform"):
+                result: ProcessResult = await loop.run_in_executor(
+                    ctx.executor, process_file, path, self.settings
+                )
+        with ctx.metrics.stage("upload"):
+            variants = await self.upload_variants(image_id, result)
+        with ctx.metrics.stage("record"):
+            record = await ctx.store.complete(image_id, token, variants, result.metadata)
+        log.info("completed", extra={"variants": sorted(variants)})
+        await self.notify(NotificationEvent.terminal(record), required=True)
+        return result_of(Disposition.DELETE, "completed")
+
+    async def download(self, event: S3ObjectEvent, path: str) -> None:
+        """Stream the object to ``path``; its real size, not the declared one, is checked."""
+        limit = self.settings.max_upload_bytes
+        try:
+            response = await self.ctx.clients.s3.get_object(Bucket=event.bucket, Key=event.key)
+        except ClientError as exc:
+            if error_code(exc) in SOURCE_MISSING_CODES:
+                raise PermanentImageError(
+                    "source_missing", "The uploaded file is no longer available."
+                ) from exc
+            raise
+        length = int(response.get("ContentLength") or 0)
+        if length > limit:
+            response["Body"].close()
+            raise too_large(length, limit)
+        received = 0
+        async with response["Body"] as body:
+            with open(path, "wb") as handle:  # noqa: ASYNC230 - small local writes
+                while chunk := await body.read(self.settings.download_chunk_bytes):
+                    received += len(chunk)
+                    if received > limit:
+                        raise too_large(received, limit)
+                    handle.write(chunk)
+
+    async def upload_variants(
+        self, image_id: str, result: ProcessResult
+    ) -> dict[str, StoredVariant]:
+        """Same keys for the same image: a re-run overwrites instead of duplicating."""
+        stored: dict[str, StoredVariant] = {}
+        puts = []
+        for name, variant in result.variants.items():
+            key = variant_key(image_id, name, variant.extension)
+            puts.append(
+                self.ctx.clients.s3.put_object(
+                    Bucket=self.settings.processed_bucket,
+                    Key=key,
+                    Body=variant.data,
+                    ContentType=variant.content_type,
+                    CacheControl=CACHE_CONTROL,
+                )
+            )
+            stored[name] = StoredVariant(
+                key=key,
+                width=variant.width,
+                height=variant.height,
+                content_type=variant.content_type,
+                bytes=len(variant.data),
+            )
+        await asyncio.gather(*puts)
+        return stored
+
+    async def fail(self, image_id: str, error: ImageError, token: str) -> JobResult:
+        with self.ctx.metrics.stage("record"):
+            record = await self.ctx.store.fail(image_id, error, token=token)
+        if record is None:
+            # Already terminal or taken over: whoever holds it reports the outcome.
+            current = await self.ctx.store.get(image_id)
+            if current is None or not current.status.is_terminal:
+                return result_of(Disposition.DELETE, "stale")
+            record = current
+        await self.notify(NotificationEvent.terminal(record), required=True)
+        return result_of(Disposition.DELETE, "failed")
+
+    async def release(self, image_id: str, token: str) -> None:
+        """Let the next delivery claim at once instead of after the lease (best effort)."""
+        try:
+            async with asyncio.timeout(2):
+                await self.ctx.store.extend_lease(image_id, token, -1)
+        except (StaleClaimError, ClientError, TimeoutError, OSError) as exc:
+            log.info("lease not released", extra={"error": repr(exc)})
+
+    async def notify(self, event: NotificationEvent, *, required: bool = False) -> None:
+        """Progress events are best effort; a terminal event that could not be sent makes
+        the message retry, and the redelivery re-sends it from the record."""
+        with self.ctx.metrics.stage("notify"):
+            try:
+                await self.ctx.publisher.publish(event)
+            except ClientError as exc:
+                log.warning("notify failed", extra={"code": error_code(exc)})
+                if required:
+                    raise
+
+
+def too_large(size: int, limit: int) -> PermanentImageError:
+    return PermanentImageError(
+        "file_too_large", f"The file is {size:,} bytes; the limit is {limit:,} bytes."
+    )
+
+
+JobRunner = Callable[[dict[str, Any]], Awaitable[JobResult]]

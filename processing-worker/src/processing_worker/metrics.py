@@ -1,0 +1,51 @@
+"""Prometheus metrics of one worker, in its own registry (tests run several workers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+STAGES = ("download", "transform", "upload", "record", "notify")
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.jobs = Counter(
+            "snapqueue_worker_jobs",
+            "Messages handled, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "snapqueue_worker_stage_seconds",
+            "Time spent per job stage.",
+            ["stage"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.queue_lag_seconds = Histogram(
+            "snapqueue_worker_queue_lag_seconds",
+            "Time from a message's arrival on the queue to its receipt by this worker.",
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "snapqueue_worker_jobs_in_flight", "Jobs running now.", registry=self.registry
+        )
+        for stage in STAGES:
+            self.stage_seconds.labels(stage)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds.labels(name).observe(time.perf_counter() - started)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

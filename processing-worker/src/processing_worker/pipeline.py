@@ -1,0 +1,167 @@
+"""One image file in, encoded variants and metadata out: synchronous, CPU only, no AWS.
+
+The worker runs :func:`process_file` on a thread pool (Pillow releases the GIL while it
+decodes, resizes and encodes); the benchmarks call it directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from . import decode, metadata, transforms
+from .errors import PermanentImageError
+from .settings import OutputFormat, Preset, WorkerSettings
+
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+}
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
+
+
+@dataclass(frozen=True)
+class EncodedVariant:
+    name: str
+    data: bytes
+    width: int
+    height: int
+    content_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    variants: dict[str, EncodedVariant]
+    metadata: dict[str, Any]
+    # Diagnostics for tests and benchmarks: the size libjpeg actually decoded.
+    decoded_size: tuple[int, int] = (0, 0)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def thumbnail_fits(size: tuple[int, int], preset: Preset) -> bool:
+    """Whether a thumbnail cut from an image of ``size`` reaches the preset's full size."""
+    width, height = size
+    return width >= preset.width and height >= preset.height
+
+
+def needed_decode_size(display: tuple[int, int], settings: WorkerSettings) -> tuple[int, int]:
+    """The smallest upright size from which every variant can be made at full quality."""
+    box = settings.resized_preset
+    target_w, target_h = transforms.fit_size(display, (box.width, box.height))
+    thumb = settings.thumbnail_preset
+    return (
+        max(target_w, min(display[0], thumb.width)),
+        max(target_h, min(display[1], thumb.height)),
+    )
+
+
+def output_format(image: Image.Image, setting: OutputFormat) -> str:
+    if setting == "auto":
+        return "png" if transforms.has_alpha(image) else "jpeg"
+    return setting
+
+
+def encode(name: str, image: Image.Image, settings: WorkerSettings) -> EncodedVariant:
+    """Encode without any metadata: no EXIF, GPS, XMP, comments or source ICC profile."""
+    fmt = output_format(image, settings.output_format)
+    buffer = io.BytesIO()
+    image.info = {}
+    if fmt == "jpeg":
+        image = transforms.flatten(image)
+        image.save(buffer, "JPEG", quality=settings.jpeg_quality, optimize=True)
+    elif fmt == "png":
+        image.save(buffer, "PNG", compress_level=settings.png_compress_level)
+    elif fmt == "webp":
+        image.save(buffer, "WEBP", quality=settings.webp_quality, method=4)
+    else:
+        image.save(buffer, "AVIF", quality=settings.avif_quality)
+    return EncodedVariant(
+        name=name,
+        data=buffer.getvalue(),
+        width=image.width,
+        height=image.height,
+        content_type=CONTENT_TYPES[fmt],
+        extension=EXTENSIONS[fmt],
+    )
+
+
+def _decode_upright(
+    image: Image.Image, settings: WorkerSettings
+) -> tuple[Image.Image, Image.Exif, tuple[int, int]]:
+    """Decode (draft-scaled for JPEG) and normalise; also return the source's EXIF."""
+    if image.format in decode.JPEG_FORMATS:
+        # JPEG keeps EXIF in a header segment: readable before decoding, as the draft
+        # scale depends on the orientation.
+        exif = metadata.read_exif(image)
+        orientation = metadata.orientation_of(exif)
+        display = metadata.display_size(image.size, orientation)
+        needed = metadata.display_size(needed_decode_size(display, settings), orientation)
+        decode.draft_jpeg(image, needed)
+        decode.load(image)
+    else:
+        # Other plugins load the whole image to find EXIF; decode errors surface here.
+        decode.load(image)
+        exif = metadata.read_exif(image)
+    decoded_size = image.size
+    try:
+        return transforms.normalize(image), exif, decoded_size
+    except decode.DECODER_FAILURES as exc:
+        # Some plugins decode lazily, during the first conversion.
+        raise decode.decode_failure(exc) from exc
+
+
+def process_file(path: str, settings: WorkerSettings) -> ProcessResult:
+    """Validate, decode and transform ``path``; raise :class:`PermanentImageError` if it
+    cannot be processed."""
+    limits = decode.Limits.from_settings(settings)
+    size_bytes = decode.check_file_size(path, limits.max_bytes)
+    digest = file_digest(path)
+    with decode.open_image(path, limits) as image:
+        source_format = image.format or "unknown"
+        source_mode = image.mode
+        frames = decode.frame_count(image)
+        upright, exif, decoded_size = _decode_upright(image, settings)
+        exif_summary = metadata.exif_summary(exif, include_gps=settings.store_gps_coordinates)
+    if upright.width < 1 or upright.height < 1:
+        raise PermanentImageError("corrupt_image", "The image says it has no pixels.")
+
+    resized = transforms.resized(upright, settings.resized_preset)
+    thumb_source = resized
+    if resized.size != upright.size and not thumbnail_fits(resized.size, settings.thumbnail_preset):
+        thumb_source = upright  # a long panorama: the resized one is too thin to crop
+    variants = {
+        "thumbnail": encode(
+            "thumbnail", transforms.thumbnail(thumb_source, settings.thumbnail_preset), settings
+        ),
+        "resized": encode("resized", resized, settings),
+        "grayscale": encode(
+            "grayscale", transforms.grayscale(resized, settings.resized_preset), settings
+        ),
+    }
+    meta: dict[str, Any] = {
+        "width": upright.width,
+        "height": upright.height,
+        "format": source_format,
+        "mode": source_mode,
+        "frames": frames,
+        "bytes": size_bytes,
+        "sha256": digest,
+        **metadata.visual_summary(resized),
+        "exif": exif_summary,
+    }
+    return ProcessResult(variants=variants, metadata=meta, decoded_size=decoded_size)
