@@ -1,0 +1,67 @@
+"""Prometheus metrics of one notifier, on its own registry (never the global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Delivery is worker → SQS → notifier → socket: tens of milliseconds when healthy,
+# seconds when the long poll or a backlog is involved.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.open_connections = Gauge(
+            "notifier_open_connections",
+            "WebSocket connections open on this replica.",
+            registry=self.registry,
+        )
+        self.registrations = Gauge(
+            "notifier_registrations",
+            "(connection, image) registrations held on this replica.",
+            registry=self.registry,
+        )
+        self.registrations_made = Counter(
+            "notifier_registrations_made",
+            "registerImage requests accepted.",
+            registry=self.registry,
+        )
+        self.events_received = Counter(
+            "notifier_queue_events",
+            "Events taken off this replica's queue, by type (`malformed` for unreadable ones).",
+            ["type"],
+            registry=self.registry,
+        )
+        self.events_delivered = Counter(
+            "notifier_events_delivered",
+            "Event frames handed to client sockets, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.delivery_latency = Histogram(
+            "notifier_delivery_latency_seconds",
+            "From the event's emittedAt to its frames being written to the sockets.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.error_frames = Counter(
+            "notifier_error_frames",
+            "Error frames sent to clients, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.slow_clients = Counter(
+            "notifier_slow_clients_disconnected",
+            "Connections dropped because a send did not finish within the send timeout.",
+            registry=self.registry,
+        )
+        self.rejected_handshakes = Counter(
+            "notifier_rejected_handshakes",
+            "Handshakes refused before the WebSocket opened, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
