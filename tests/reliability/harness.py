@@ -1,0 +1,559 @@
+"""The reliability harness: drive the real stack with real clients and record what happened.
+
+- :class:`WsPool`: WebSocket clients that register each image before its upload, reconnect
+  with backoff when the notifier goes away, register their pending images again, and record
+  every frame with a timestamp.
+- :func:`run_uploads`: N uploads at concurrency C through the presigned-POST path, counting
+  status codes (a 5xx is a failure, never retried silently).
+- :class:`Inspector`: the stack's own buckets, table and queues, read over HTTP with the real
+  aiobotocore clients, for the invariant checks in :mod:`invariants`.
+
+Every wait has a deadline, so a broken service fails a test instead of hanging CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from aiobotocore.session import AioSession
+from PIL import Image, ImageDraw
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from devstack.stack import Stack
+from snapqueue_core.aws import AwsClients, create_client
+from snapqueue_core.schemas import ImageRecord
+from snapqueue_core.settings import CoreSettings
+from snapqueue_core.store import ImageStore
+
+TERMINAL_TYPES = frozenset({"imageProcessed", "imageFailed"})
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED"})
+
+
+# ---------------------------------------------------------------------------
+# Payloads
+
+
+def small_jpeg(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A small, real, distinct JPEG: the load tests measure the pipeline, not Pillow."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = rng.randrange(size[0]), rng.randrange(size[1])
+        x1, y1 = x0 + rng.randrange(20, 120), y0 + rng.randrange(20, 120)
+        draw.rectangle((x0, y0, x1, y1), fill=tuple(rng.randrange(256) for _ in range(3)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    payload: bytes
+    content_type: str = "image/jpeg"
+    filename: str = "photo.jpg"
+    label: str = ""
+
+
+def jpeg_items(count: int, distinct: int = 16) -> list[UploadItem]:
+    images = [small_jpeg(seed) for seed in range(min(count, distinct))]
+    return [
+        UploadItem(images[i % len(images)], filename=f"load-{i}.jpg", label=str(i))
+        for i in range(count)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# WebSocket clients
+
+
+@dataclass(frozen=True)
+class Frame:
+    at: float
+    client: int
+    data: dict[str, Any]
+
+
+class WsClient:
+    """One reconnecting WebSocket client; it owns the images registered through it."""
+
+    def __init__(self, pool: WsPool, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.watching: set[str] = set()
+        self.acks: dict[str, asyncio.Future[None]] = {}
+        self.connection: ClientConnection | None = None
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self.closes: list[tuple[float, int | None]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        delay = 0.05
+        while not self.pool.closing:
+            try:
+                async with websockets.connect(
+                    self.pool.url,
+                    origin=self.pool.origin,  # type: ignore[arg-type]
+                    open_timeout=10,
+                    close_timeout=2,
+                    ping_interval=None,
+                    compression=None,
+                    proxy=None,
+                ) as connection:
+                    self.connection = connection
+                    self.connects += 1
+                    delay = 0.05
+                    # A client that reconnects registers again: the notifier then sends the
+                    # current state of anything already finished.
+                    for image_id in sorted(self.watching):
+                        await connection.send(_register(image_id))
+                    self.connected.set()
+                    async for message in connection:
+                        self._on_message(message)
+                    self.closes.append((time.monotonic(), connection.close_code))
+            except (ConnectionClosed, OSError, InvalidHandshake, TimeoutError) as exc:
+                code = exc.rcvd.code if isinstance(exc, ConnectionClosed) and exc.rcvd else None
+                self.closes.append((time.monotonic(), code))
+            finally:
+                self.connected.clear()
+                self.connection = None
+            if self.pool.closing:
+                return
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+
+    def _on_message(self, message: str | bytes) -> None:
+        now = time.monotonic()
+        try:
+            data = json.loads(message)
+        except (ValueError, UnicodeDecodeError):
+            self.pool.protocol_errors.append(f"client {self.index}: unreadable frame {message!r}")
+            return
+        if not isinstance(data, dict):
+            self.pool.protocol_errors.append(f"client {self.index}: not an object {data!r}")
+            return
+        self.pool.frames.append(Frame(now, self.index, data))
+        kind = data.get("type")
+        image_id = data.get("imageId")
+        if kind == "registered" and isinstance(image_id, str):
+            ack = self.acks.get(image_id)
+            if ack is not None and not ack.done():
+                ack.set_result(None)
+        elif kind in TERMINAL_TYPES and isinstance(image_id, str):
+            self.pool.on_terminal(self, image_id, data, now)
+        elif kind == "error":
+            self.pool.error_frames.append((self.index, data))
+
+    async def send(self, text: str) -> None:
+        connection = self.connection
+        if connection is None:
+            return  # the reconnect loop sends registrations once it is back
+        with contextlib.suppress(ConnectionClosed):
+            await connection.send(text)
+
+    async def register(self, image_id: str, within: float) -> None:
+        self.watching.add(image_id)
+        ack = self.acks[image_id] = asyncio.get_running_loop().create_future()
+        await self.send(_register(image_id))
+        await asyncio.wait_for(asyncio.shield(ack), within)
+
+
+def _register(image_id: str) -> str:
+    return json.dumps({"action": "registerImage", "imageId": image_id})
+
+
+class WsPool:
+    """Clients sharing the registrations; every terminal event is recorded per image."""
+
+    def __init__(self, url: str, size: int, origin: str | None = None) -> None:
+        self.url = url
+        self.origin = origin
+        self.clients = [WsClient(self, i) for i in range(size)]
+        self.frames: list[Frame] = []
+        self.error_frames: list[tuple[int, dict[str, Any]]] = []
+        self.protocol_errors: list[str] = []
+        # image → (client index, frame type, time) for every terminal frame received
+        self.terminal: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
+        self.owner: dict[str, int] = {}
+        self.registered_at: dict[str, float] = {}
+        self._done: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.closing = False
+
+    async def __aenter__(self) -> WsPool:
+        for client in self.clients:
+            client.task = asyncio.create_task(client.run(), name=f"ws-client-{client.index}")
+        await _wait_all((c.connected.wait() for c in self.clients), 30, "WebSocket connect")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.closing = True
+        for client in self.clients:
+            if client.connection is not None:
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    await client.connection.close()
+        tasks = [c.task for c in self.clients if c.task is not None]
+        _, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+
+    @property
+    def reconnects(self) -> int:
+        return sum(max(c.connects - 1, 0) for c in self.clients)
+
+    async def register(self, image_id: str, within: float = 60.0) -> None:
+        client = min(self.clients, key=lambda c: len(c.watching))
+        self.owner[image_id] = client.index
+        self.registered_at[image_id] = time.monotonic()
+        await client.register(image_id, within)
+
+    def on_terminal(self, client: WsClient, image_id: str, data: dict[str, Any], at: float) -> None:
+        self.terminal[image_id].append((client.index, str(data.get("type")), at))
+        if self.owner.get(image_id) == client.index:
+            self._done[image_id].set()
+        if image_id in client.watching:
+            client.watching.discard(image_id)
+            # Frees the slot (registrations per connection are capped).
+            unregister = json.dumps({"action": "unregisterImage", "imageId": image_id})
+            asyncio.get_running_loop().create_task(client.send(unregister))
+
+    def first_terminal(self, image_id: str) -> float | None:
+        owner = self.owner.get(image_id)
+        times = [at for index, _, at in self.terminal.get(image_id, []) if index == owner]
+        return min(times) if times else None
+
+    async def wait_terminal(self, image_ids: Iterable[str], within: float) -> set[str]:
+        """Wait until each image's client saw its terminal event; return those that did not."""
+        ids = list(image_ids)
+        deadline = time.monotonic() + within
+        for image_id in ids:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done[image_id].wait(), remaining)
+        return {i for i in ids if not self._done[i].is_set()}
+
+
+async def _wait_all(awaitables: Iterable[Awaitable[Any]], within: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(within):
+            await asyncio.gather(*awaitables)
+    except TimeoutError as exc:
+        raise AssertionError(f"{what} did not finish within {within}s") from exc
+
+
+# ---------------------------------------------------------------------------
+# Uploads
+
+
+@dataclass
+class UploadOutcome:
+    item: UploadItem
+    image_id: str | None = None
+    request_status: int | None = None
+    upload_status: int | None = None
+    started: float = 0.0
+    uploaded: float | None = None
+    error: str | None = None
+    retries: int = 0
+    ticket: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.image_id is not None and self.uploaded is not None
+
+
+@dataclass
+class UploadRun:
+    outcomes: list[UploadOutcome] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def image_ids(self) -> list[str]:
+        return [o.image_id for o in self.outcomes if o.ok and o.image_id]
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for key, n in self.statuses.items() if key.split(":")[1].startswith("5"))
+
+    def failures(self) -> list[UploadOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+async def upload_one(
+    http: httpx.AsyncClient,
+    api: str,
+    pool: WsPool | None,
+    item: UploadItem,
+    run: UploadRun,
+    *,
+    retry_unavailable: float = 0.0,
+) -> UploadOutcome:
+    """Presign, register, POST to S3: the browser's path. 503s are retried only if asked."""
+    outcome = UploadOutcome(item, started=time.monotonic())
+    run.outcomes.append(outcome)
+    body = {"filename": item.filename, "contentType": item.content_type, "size": len(item.payload)}
+    give_up = time.monotonic() + retry_unavailable
+    try:
+        while True:
+            response = await http.post(f"{api}/upload-request", json=body)
+            run.statuses[f"upload-request:{response.status_code}"] += 1
+            outcome.request_status = response.status_code
+            if response.status_code == 503 and time.monotonic() < give_up:
+                outcome.retries += 1
+                await asyncio.sleep(0.5)
+                continue
+            break
+        if response.status_code != 201:
+            outcome.error = f"upload-request {response.status_code}: {response.text[:200]}"
+            return outcome
+        ticket = response.json()
+        outcome.ticket = ticket
+        outcome.image_id = ticket["imageId"]
+        if pool is not None:
+            await pool.register(ticket["imageId"])
+        upload = ticket["upload"]
+        s3_response = await http.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": (item.filename, item.payload, item.content_type)},
+        )
+        run.statuses[f"s3-post:{s3_response.status_code}"] += 1
+        outcome.upload_status = s3_response.status_code
+        if s3_response.status_code >= 300:
+            outcome.error = f"S3 POST {s3_response.status_code}: {s3_response.text[:200]}"
+            return outcome
+        outcome.uploaded = time.monotonic()
+    except (httpx.HTTPError, TimeoutError, KeyError, ValueError) as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"
+        run.statuses[f"client-error:{type(exc).__name__}"] += 1
+    return outcome
+
+
+async def run_uploads(
+    api: str,
+    pool: WsPool | None,
+    items: Sequence[UploadItem],
+    concurrency: int,
+    *,
+    request_timeout: float = 60.0,
+    retry_unavailable: float = 0.0,
+    on_progress: Callable[[int], Awaitable[None]] | None = None,
+) -> UploadRun:
+    """Upload ``items`` at ``concurrency``; every request has ``request_timeout``."""
+    run = UploadRun(started=time.monotonic())
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as http:
+
+        async def one(item: UploadItem) -> None:
+            async with gate:
+                await upload_one(http, api, pool, item, run, retry_unavailable=retry_unavailable)
+            if on_progress is not None:
+                await on_progress(len(run.outcomes))
+
+        await asyncio.gather(*(one(item) for item in items))
+    run.finished = time.monotonic()
+    return run
+
+
+# ---------------------------------------------------------------------------
+# The stack's AWS resources, read directly
+
+
+def stack_settings(stack: Stack) -> CoreSettings:
+    """Core settings naming exactly this stack's resources (nothing from os.environ wins)."""
+    names = {
+        key.removeprefix("SNAPQUEUE_").lower(): value
+        for key, value in stack.env.items()
+        if key.startswith("SNAPQUEUE_")
+        and key.removeprefix("SNAPQUEUE_").lower() in CoreSettings.model_fields
+    }
+    return CoreSettings.from_env(aws_region=stack.env["AWS_REGION"], **names)
+
+
+class Inspector:
+    """Real aiobotocore clients on the stack's emulator, with explicit endpoint and creds."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.settings = stack_settings(stack)
+        self._exit = AsyncExitStack()
+        self.clients: AwsClients | None = None
+
+    async def __aenter__(self) -> Inspector:
+        session = AioSession()
+        session.set_credentials(
+            self.stack.env["AWS_ACCESS_KEY_ID"], self.stack.env["AWS_SECRET_ACCESS_KEY"]
+        )
+        url = self.stack.emulator_url
+        made = [
+            await self._exit.enter_async_context(
+                create_client(session, service, self.settings, endpoint_url=url)
+            )
+            for service in ("s3", "sqs", "dynamodb")
+        ]
+        self.clients = AwsClients(s3=made[0], sqs=made[1], dynamodb=made[2], s3_presign=made[0])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._exit.aclose()
+
+    @property
+    def aws(self) -> AwsClients:
+        if self.clients is None:
+            raise RuntimeError("Inspector not entered")
+        return self.clients
+
+    async def records(self, image_ids: Iterable[str]) -> dict[str, ImageRecord | None]:
+        store = ImageStore(self.aws.dynamodb, self.settings)
+        gate = asyncio.Semaphore(16)
+
+        async def one(image_id: str) -> tuple[str, ImageRecord | None]:
+            async with gate:
+                return image_id, await store.get(image_id)
+
+        return dict(await asyncio.gather(*(one(i) for i in image_ids)))
+
+    async def record_count(self) -> int:
+        response = await self.aws.dynamodb.scan(
+            TableName=self.settings.images_table, Select="COUNT", ConsistentRead=True
+        )
+        return int(response["Count"])
+
+    async def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        keys: list[str] = []
+        paginator = self.aws.s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    async def processed_keys(self) -> list[str]:
+        return await self.keys(self.settings.processed_bucket, "")
+
+    async def get_object(self, bucket: str, key: str) -> bytes:
+        response = await self.aws.s3.get_object(Bucket=bucket, Key=key)
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def queue_depth(self, queue_name: str) -> int:
+        url = (await self.aws.sqs.get_queue_url(QueueName=queue_name))["QueueUrl"]
+        attributes = await self.aws.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )
+        values = attributes["Attributes"]
+        return int(values["ApproximateNumberOfMessages"]) + int(
+            values["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    async def dlq_depth(self) -> int:
+        return await self.queue_depth(self.settings.upload_dlq)
+
+
+async def poll_until(
+    check: Callable[[], Awaitable[bool]], within: float, interval: float = 0.25
+) -> bool:
+    """True as soon as ``check()`` is; False once ``within`` seconds have passed."""
+    deadline = time.monotonic() + within
+    while True:
+        if await check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)
+
+
+async def wait_records_terminal(
+    inspector: Inspector, image_ids: Iterable[str], within: float
+) -> dict[str, ImageRecord | None]:
+    """Poll the table until every record is COMPLETED or FAILED (or the deadline passes)."""
+    ids = list(image_ids)
+    records: dict[str, ImageRecord | None] = {}
+
+    async def all_terminal() -> bool:
+        nonlocal records
+        records = await inspector.records(ids)
+        return all(r is not None and r.status.value in TERMINAL_STATUSES for r in records.values())
+
+    await poll_until(all_terminal, within, interval=0.5)
+    return records
+
+
+async def wait_http(url: str, expect: int, within: float) -> bool:
+    async with httpx.AsyncClient(timeout=5) as http:
+
+        async def check() -> bool:
+            try:
+                return (await http.get(url)).status_code == expect
+            except httpx.HTTPError:
+                return False
+
+        return await poll_until(check, within)
+
+
+# ---------------------------------------------------------------------------
+# Stacks
+
+# Origin of the SPA in every reliability stack: CORS and the WebSocket allowlist.
+ALLOWED_ORIGIN = "http://127.0.0.1:8080"
+SERVICES = ("upload", "notifier", "worker")
+
+# A killed worker's message reappears after this, and its record's lease (same length)
+# lets the next worker take over; the heartbeat must be at most half of it.
+RELIABILITY_ENV = {
+    "SNAPQUEUE_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "10",
+    "SNAPQUEUE_HEARTBEAT_INTERVAL_SECONDS": "3",
+    "SNAPQUEUE_RETRY_VISIBILITY_SECONDS": "2",
+    "SNAPQUEUE_STARTUP_TIMEOUT_SECONDS": "30",
+    "SNAPQUEUE_SHUTDOWN_GRACE_SECONDS": "5",
+    "SNAPQUEUE_SHUTDOWN_TIMEOUT_SECONDS": "5",
+    "SNAPQUEUE_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
+}
+
+
+@contextlib.contextmanager
+def launched(
+    workdir: Path, extra_env: dict[str, str] | None = None, services: Sequence[str] = SERVICES
+) -> Iterator[Stack]:
+    """The emulator and ``services`` as processes; stopped (SIGTERM, then SIGKILL) after."""
+    stack = Stack(workdir, {**RELIABILITY_ENV, **(extra_env or {})})
+    try:
+        stack.start_emulator()
+        stack.start(*services, timeout=90)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def tails(stack: Stack, lines: int = 15) -> str:
+    """The end of every process's log, for assertion messages."""
+    return "\n".join(
+        f"--- {name} ---\n{process.tail(lines)}" for name, process in stack.processes.items()
+    )
+
+
+def pool_size(uploads: int) -> int:
+    """Enough connections that none nears the notifier's per-connection registration cap."""
+    return max(4, -(-uploads // 50))

@@ -1,0 +1,68 @@
+"""Load: N uploads at concurrency C through the whole stack; 0 lost, 0 5xx, figures recorded.
+
+Modest: 100 uploads at concurrency 20. ``--full``: 500 at concurrency 50.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.stack import Stack
+from tests.reliability.figures import RssSampler, run_figures, write_figures
+from tests.reliability.harness import (
+    ALLOWED_ORIGIN,
+    SERVICES,
+    Inspector,
+    WsPool,
+    jpeg_items,
+    launched,
+    pool_size,
+    run_uploads,
+    tails,
+    wait_records_terminal,
+)
+from tests.reliability.invariants import pipeline_problems, summarize
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir: Path = tmp_path_factory.mktemp("reliability-load")
+    with launched(workdir) as stack:
+        yield stack
+
+
+@pytest.mark.timeout(900)
+async def test_load_loses_nothing_and_records_figures(stack: Stack, full_size: bool) -> None:
+    uploads, concurrency = (500, 50) if full_size else (100, 20)
+    items = jpeg_items(uploads)
+    async with (
+        Inspector(stack) as inspector,
+        WsPool(stack.ws_url, pool_size(uploads), origin=ALLOWED_ORIGIN) as pool,
+        RssSampler(stack, SERVICES) as rss,
+    ):
+        run = await run_uploads(stack.url("upload"), pool, items, concurrency)
+        assert not run.failures(), [o.error for o in run.failures()][:10]
+        missing = await pool.wait_terminal(run.image_ids, within=120 if not full_size else 400)
+        records = await wait_records_terminal(inspector, run.image_ids, within=10)
+        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+
+    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    figures = run_figures(
+        "load",
+        run,
+        pool,
+        dict(statuses),
+        full=full_size,
+        concurrency=concurrency,
+        rss=rss,
+    )
+    write_figures(figures)
+
+    assert run.server_errors == 0, run.statuses
+    assert not missing, f"{len(missing)} terminal events never arrived\n{tails(stack)}"
+    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert statuses == {"COMPLETED": uploads}, statuses
