@@ -1,0 +1,138 @@
+# Least-privilege task roles: exactly the calls each service makes, on exactly its resources.
+# (Execution roles, which pull images and write logs, are in the ecs-service module.)
+
+locals {
+  sqs_arn_prefix    = "arn:${local.partition}:sqs:${var.region}:${local.account_id}"
+  notify_queues_arn = "${local.sqs_arn_prefix}:${var.notify_queue_prefix}*"
+}
+
+data "aws_iam_policy_document" "upload_service" {
+  statement {
+    sid = "WriteOriginals"
+    # Presigned POSTs are signed with this role; POST /uploads streams a multipart upload.
+    actions = [
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+      "s3:ListMultipartUploadParts",
+    ]
+    resources = ["${module.data.uploads_bucket_arn}/uploads/*"]
+  }
+
+  statement {
+    sid       = "ReadinessHeadBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [module.data.uploads_bucket_arn]
+  }
+
+  statement {
+    sid       = "PresignVariantGets"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.data.processed_bucket_arn}/processed/*"]
+  }
+
+  statement {
+    sid = "ImageRecords"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:DescribeTable",
+    ]
+    resources = [
+      module.data.images_table_arn,
+      "${module.data.images_table_arn}/index/${module.data.gallery_index_name}",
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "processing_worker" {
+  statement {
+    sid = "ConsumeUploadEvents"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+    ]
+    resources = [module.data.upload_queue_arn]
+  }
+
+  statement {
+    sid       = "RouteEventsToNotifierReplicas"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.notify_queues_arn]
+  }
+
+  statement {
+    sid     = "ReadAndRemoveOriginals"
+    actions = ["s3:GetObject", "s3:DeleteObject"]
+    resources = [
+      "${module.data.uploads_bucket_arn}/uploads/*",
+      "${module.data.uploads_bucket_arn}/imports/*",
+    ]
+  }
+
+  statement {
+    sid       = "WriteVariants"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.data.processed_bucket_arn}/processed/*"]
+  }
+
+  statement {
+    sid = "ImageRecords"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DescribeTable",
+    ]
+    resources = [module.data.images_table_arn]
+  }
+
+  statement {
+    sid       = "FindWaitingClients"
+    actions   = ["dynamodb:Query", "dynamodb:DescribeTable"]
+    resources = [module.data.connections_table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "notifier_service" {
+  statement {
+    sid = "OwnReplicaQueue"
+    # Each replica creates snapqueue-notify-<replica> at start and deletes it on shutdown.
+    actions = [
+      "sqs:CreateQueue",
+      "sqs:DeleteQueue",
+      "sqs:GetQueueUrl",
+      "sqs:GetQueueAttributes",
+      "sqs:SetQueueAttributes",
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+    ]
+    resources = [local.notify_queues_arn]
+  }
+
+  statement {
+    sid = "Registrations"
+    actions = [
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+      "dynamodb:DescribeTable",
+    ]
+    resources = [module.data.connections_table_arn]
+  }
+
+  statement {
+    sid       = "LateRegistrationState"
+    actions   = ["dynamodb:GetItem", "dynamodb:DescribeTable"]
+    resources = [module.data.images_table_arn]
+  }
+
+  statement {
+    sid       = "PresignVariantGets"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.data.processed_bucket_arn}/processed/*"]
+  }
+}
