@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from PIL import ExifTags, Image
 
@@ -74,7 +74,8 @@ def _date(value: object) -> str | None:
         return None
 
 
-def _coordinate(values: object, ref: object) -> float | None:
+def _coordinate(values: object, ref: object, limit: float) -> float | None:
+    """Degrees from EXIF's (degrees, minutes, seconds); ``None`` if absent or absurd."""
     if not isinstance(values, tuple | list) or len(values) != 3:
         return None
     parts = [_number(v) for v in values]
@@ -82,6 +83,8 @@ def _coordinate(values: object, ref: object) -> float | None:
         return None
     degrees, minutes, seconds = (float(p) for p in parts if p is not None)
     result = degrees + minutes / 60 + seconds / 3600
+    if not 0 <= result <= limit:
+        return None
     if _text(ref) in ("S", "W"):
         result = -result
     return round(result, 6)
@@ -106,8 +109,8 @@ def exif_summary(exif: Image.Exif, *, include_gps: bool) -> dict[str, Any]:
         "gpsPresent": bool(gps),
     }
     if include_gps and gps:
-        lat = _coordinate(gps.get(2), gps.get(1))
-        lon = _coordinate(gps.get(4), gps.get(3))
+        lat = _coordinate(gps.get(2), gps.get(1), 90)
+        lon = _coordinate(gps.get(4), gps.get(3), 180)
         if lat is not None and lon is not None:
             summary["gps"] = {"lat": lat, "lon": lon}
     return {key: value for key, value in summary.items() if value is not None}
@@ -137,7 +140,7 @@ def dominant_color(sample: Image.Image) -> str:
 def visual_summary(image: Image.Image) -> dict[str, str]:
     """dominantColor and blurhash of an upright RGB/RGBA image."""
     sample = _opaque_sample(image)
-    pixels = list(sample.get_flattened_data())
+    pixels = cast(list[tuple[int, int, int]], list(sample.get_flattened_data()))
     return {
         "dominantColor": dominant_color(sample),
         "blurhash": blurhash.encode(pixels, sample.width, sample.height, 4, 3),

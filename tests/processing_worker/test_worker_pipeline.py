@@ -1,0 +1,190 @@
+"""process_file end to end without AWS: variants, metadata, privacy, the JPEG fast path."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops, ImageFilter
+
+from processing_worker import blurhash, decode
+from processing_worker.pipeline import process_file
+from processing_worker.settings import WorkerSettings
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+EXIF_GPS = CORPUS / "pillow" / "exif_gps.jpg"
+
+
+@pytest.fixture
+def settings() -> WorkerSettings:
+    built = WorkerSettings.from_env()
+    decode.configure(built)
+    return built
+
+
+def save(tmp_path: Path, image: Image.Image, fmt: str, **params: object) -> str:
+    path = tmp_path / f"source.{fmt.lower()}"
+    image.save(path, fmt, **params)
+    return str(path)
+
+
+def photo_like(width: int, height: int) -> Image.Image:
+    """Smooth gradients, texture and grain: closer to a photo than flat colour."""
+    r = Image.linear_gradient("L").resize((width, height))
+    g = Image.radial_gradient("L").resize((width, height))
+    b = Image.effect_noise((width // 8, height // 8), 60).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
+    grain = Image.effect_noise((width, height), 12).convert("RGB")
+    merged = Image.merge("RGB", (r, g, b))
+    return ImageChops.add(merged, grain, offset=-20).filter(ImageFilter.GaussianBlur(1))
+
+
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    histogram = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).histogram()
+    squared = sum(count * (index % 256) ** 2 for index, count in enumerate(histogram))
+    mse = squared / (a.width * a.height * 3)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def test_no_exif_or_gps_in_any_variant(settings: WorkerSettings) -> None:
+    with Image.open(EXIF_GPS) as source:
+        assert source.getexif().get_ifd(0x8825)  # the source does carry GPS
+    result = process_file(str(EXIF_GPS), settings)
+    assert set(result.variants) == {"thumbnail", "resized", "grayscale"}
+    for variant in result.variants.values():
+        with Image.open(io.BytesIO(variant.data)) as image:
+            assert dict(image.getexif()) == {}
+            assert "exif" not in image.info
+            assert "xmp" not in image.info
+            assert "comment" not in image.info
+        assert b"Exif\x00\x00" not in variant.data
+    exif = result.metadata["exif"]
+    assert exif["gpsPresent"] is True
+    assert "gps" not in exif
+
+
+def test_gps_coordinates_only_when_allowed(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    gps_ifd = exif.get_ifd(0x8825)
+    gps_ifd.update({1: "N", 2: (52.0, 30.0, 36.0), 3: "W", 4: (1.0, 15.0, 0.0)})
+    path = save(tmp_path, Image.new("RGB", (50, 50)), "JPEG", exif=exif.tobytes())
+    hidden = process_file(path, WorkerSettings.from_env()).metadata["exif"]
+    assert hidden["gpsPresent"] is True
+    assert "gps" not in hidden
+    allowed = WorkerSettings.from_env(store_gps_coordinates=True)
+    shown = process_file(path, allowed).metadata["exif"]
+    assert shown["gps"] == {"lat": 52.51, "lon": -1.25}
+    # exif_gps.jpg's GPS block is junk (latitude 4294967295): no coordinates from it.
+    assert "gps" not in process_file(str(EXIF_GPS), allowed).metadata["exif"]
+
+
+def test_metadata_fields(settings: WorkerSettings, tmp_path: Path) -> None:
+    image = Image.new("RGB", (640, 480), (250, 10, 10))
+    exif = Image.Exif()
+    exif[0x010F] = "Snap Camera Co"
+    exif[0x0110] = "Model X"
+    exif[0x0112] = 6  # rotate 90°: displayed portrait
+    exif_ifd = exif.get_ifd(0x8769)
+    exif_ifd[0x9003] = "2024:05:06 07:08:09"
+    exif_ifd[0x8827] = 200
+    path = save(tmp_path, image, "JPEG", exif=exif.tobytes())
+    meta = process_file(path, settings).metadata
+    assert (meta["width"], meta["height"]) == (480, 640)
+    assert meta["format"] == "JPEG"
+    assert meta["mode"] == "RGB"
+    assert meta["frames"] == 1
+    assert meta["bytes"] == Path(path).stat().st_size
+    assert meta["sha256"] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    red = int(meta["dominantColor"][1:3], 16)
+    assert red > 230
+    assert meta["dominantColor"].startswith("#")
+    assert len(meta["blurhash"]) == 28
+    assert meta["exif"] == {
+        "make": "Snap Camera Co",
+        "model": "Model X",
+        "dateTaken": "2024-05-06T07:08:09",
+        "iso": 200,
+        "orientation": 6,
+        "gpsPresent": False,
+    }
+
+
+def test_blurhash_known_vectors() -> None:
+    # Worked by hand from the algorithm: black gives a zero DC and all-neutral ACs.
+    assert blurhash.encode([(0, 0, 0)] * 4, 2, 2, 4, 3) == "L00000" + "fQ" * 11
+    # Computed with the reference-derived Python package (blurhash 1.1.5,
+    # blurhash_encode) from the same 32×32 sample of Pillow's hopper.png.
+    with Image.open(CORPUS / "pillow" / "hopper.png") as hopper:
+        sample = hopper.convert("RGB").resize((32, 32), Image.Resampling.BOX)
+    pixels = list(sample.get_flattened_data())
+    assert blurhash.encode(pixels, 32, 32, 4, 3) == "LQDlTzr95tNI%OaINfX99uXU#*xG"  # type: ignore[arg-type]
+
+
+def test_alpha_gives_png_and_opaque_gives_jpeg(settings: WorkerSettings, tmp_path: Path) -> None:
+    clear = Image.new("RGBA", (300, 200), (0, 128, 0, 0))
+    clear.paste((0, 128, 0, 255), (100, 50, 200, 150))
+    variants = process_file(save(tmp_path, clear, "PNG"), settings).variants
+    assert {v.content_type for v in variants.values()} == {"image/png"}
+    with Image.open(io.BytesIO(variants["resized"].data)) as resized:
+        assert resized.mode == "RGBA"
+        assert resized.getpixel((0, 0))[3] == 0  # type: ignore[index]
+    with Image.open(io.BytesIO(variants["grayscale"].data)) as gray:
+        assert gray.mode == "LA"
+    opaque = process_file(save(tmp_path, Image.new("RGBA", (30, 20), "blue"), "PNG"), settings)
+    assert {v.content_type for v in opaque.variants.values()} == {"image/jpeg"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "pillow_format"),
+    [("webp", "image/webp", "WEBP"), ("avif", "image/avif", "AVIF"), ("png", "image/png", "PNG")],
+)
+def test_output_format_setting(
+    tmp_path: Path, fmt: str, content_type: str, pillow_format: str
+) -> None:
+    settings = WorkerSettings.from_env(output_format=fmt)
+    result = process_file(save(tmp_path, photo_like(400, 300), "JPEG"), settings)
+    for variant in result.variants.values():
+        assert variant.content_type == content_type
+        with Image.open(io.BytesIO(variant.data)) as image:
+            assert image.format == pillow_format
+            assert image.size == (variant.width, variant.height)
+
+
+def test_jpeg_setting_flattens_alpha(tmp_path: Path) -> None:
+    settings = WorkerSettings.from_env(output_format="jpeg")
+    clear = Image.new("RGBA", (40, 40), (0, 0, 0, 0))
+    result = process_file(save(tmp_path, clear, "PNG"), settings)
+    with Image.open(io.BytesIO(result.variants["resized"].data)) as image:
+        assert image.format == "JPEG"
+        r, g, b = image.getpixel((20, 20))  # type: ignore[misc]
+        assert min(r, g, b) > 245  # transparent shows as white, not black
+
+
+def test_animated_input_gives_first_frame(settings: WorkerSettings, tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (64, 64), c) for c in ("red", "lime", "blue")]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    result = process_file(str(path), settings)
+    assert result.metadata["frames"] == 3
+    with Image.open(io.BytesIO(result.variants["resized"].data)) as image:
+        r, g, b = image.getpixel((32, 32))  # type: ignore[misc]
+        assert r > 200
+        assert max(g, b) < 60
+
+
+def test_jpeg_fast_path_is_draft_scaled_and_accurate(tmp_path: Path) -> None:
+    """12 MP photo: decoded at 1/2 scale, yet within 45 dB of a full-size LANCZOS."""
+    path = save(tmp_path, photo_like(4000, 3000), "JPEG", quality=92)
+    # PNG output, so the comparison measures the decode and resize, not JPEG re-encoding.
+    lossless = WorkerSettings.from_env(output_format="png")
+    result = process_file(path, lossless)
+    assert result.decoded_size == (2000, 1500)  # not 4000×3000
+    with Image.open(path) as full:
+        reference = full.convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
+    with Image.open(io.BytesIO(result.variants["resized"].data)) as resized:
+        assert resized.size == (1024, 768)
+        assert psnr(resized, reference) >= 45
