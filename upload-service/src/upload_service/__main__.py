@@ -1,0 +1,72 @@
+"""``python -m upload_service``: settings from the environment, then uvicorn until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+
+import uvicorn
+
+from snapqueue_core.logs import configure_logging
+from snapqueue_core.settings import SettingsError
+
+from .app import SERVICE_NAME, create_app
+from .settings import UploadServiceSettings
+
+log = logging.getLogger(__name__)
+
+# uvicorn returns from serve() without raising when the lifespan startup fails.
+EXIT_STARTUP_FAILED = 3
+
+
+def bound_port(server: uvicorn.Server) -> int | None:
+    """The port the OS picked (for port 0), read from the listening sockets."""
+    for listener in server.servers:
+        for sock in listener.sockets:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                return int(sock.getsockname()[1])
+    return None
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Logs the real bound port once the sockets are listening."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            log.info("listening", extra={"host": self.config.host, "port": bound_port(self)})
+
+
+def build_server(settings: UploadServiceSettings) -> AnnouncingServer:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+    )
+    return AnnouncingServer(config)
+
+
+async def serve(settings: UploadServiceSettings) -> int:
+    server = build_server(settings)
+    await server.serve()
+    return 0 if server.started else EXIT_STARTUP_FAILED
+
+
+def main() -> None:
+    try:
+        settings = UploadServiceSettings.from_env()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    configure_logging(SERVICE_NAME, settings.log_level)
+    sys.exit(asyncio.run(serve(settings)))
+
+
+if __name__ == "__main__":
+    main()

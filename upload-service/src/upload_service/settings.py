@@ -1,0 +1,67 @@
+"""Settings of the upload-service: the core settings plus HTTP, presigning and API limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from snapqueue_core.settings import CoreSettings, split_csv
+
+# The formats the processing worker can read; the worker sniffs the real format anyway.
+DEFAULT_CONTENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heic",
+    "image/heif",
+    "image/tiff",
+    "image/bmp",
+)
+
+# The contract's ceiling for ``GET /get-all-images?limit=``; settings may only lower it.
+GALLERY_LIMIT_CEILING = 100
+
+
+class UploadServiceSettings(CoreSettings):
+    """Built once by ``python -m upload_service`` (or a test), never at import."""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+
+    # S3 caps presigned POST policies at whatever we sign; five minutes is the contract.
+    presign_expires_seconds: int = Field(default=300, ge=1, le=300)
+
+    gallery_default_limit: int = Field(default=24, ge=1, le=GALLERY_LIMIT_CEILING)
+    gallery_max_limit: int = Field(default=100, ge=1, le=GALLERY_LIMIT_CEILING)
+
+    filename_max_length: int = Field(default=255, ge=1, le=1024)
+    allowed_content_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CONTENT_TYPES), min_length=1
+    )
+
+    # POST /uploads keeps at most this much of a file in memory before spilling to disk.
+    upload_spool_memory_bytes: int = Field(default=256 * 1024, ge=0)
+    # After rejecting a streamed upload, read (and drop) at most this much more of the body
+    # so an HTTP/1.1 client that sends the whole body before reading still gets the reply.
+    upload_drain_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+    shutdown_timeout_seconds: int = Field(default=10, ge=0)
+
+    @field_validator("allowed_content_types", mode="before")
+    @classmethod
+    def _parse_types(cls, value: object) -> object:
+        parsed = split_csv(value)
+        if isinstance(parsed, list):
+            return [str(item).strip().lower() for item in parsed]
+        return parsed
+
+    @model_validator(mode="after")
+    def _limits_consistent(self) -> UploadServiceSettings:
+        if self.gallery_default_limit > self.gallery_max_limit:
+            raise ValueError("gallery_default_limit must not exceed gallery_max_limit")
+        return self
