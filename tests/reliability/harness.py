@@ -197,7 +197,7 @@ class WsPool:
     async def __aenter__(self) -> WsPool:
         for client in self.clients:
             client.task = asyncio.create_task(client.run(), name=f"ws-client-{client.index}")
-        await _wait_all((c.connected.wait() for c in self.clients), 30, "WebSocket connect")
+        await self.wait_connected(within=30)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -210,6 +210,10 @@ class WsPool:
         _, pending = await asyncio.wait(tasks, timeout=10)
         for task in pending:
             task.cancel()
+
+    async def wait_connected(self, within: float) -> None:
+        """Wait until every client is connected (again)."""
+        await _wait_all((c.connected.wait() for c in self.clients), within, "WebSocket connect")
 
     @property
     def reconnects(self) -> int:
@@ -235,6 +239,14 @@ class WsPool:
         owner = self.owner.get(image_id)
         times = [at for index, _, at in self.terminal.get(image_id, []) if index == owner]
         return min(times) if times else None
+
+    async def wait_terminal_count(self, count: int, within: float) -> bool:
+        """Wait until ``count`` images have had a terminal event (a moment mid-run)."""
+
+        async def reached() -> bool:
+            return len(self.terminal) >= count
+
+        return await poll_until(reached, within, interval=0.05)
 
     async def wait_terminal(self, image_ids: Iterable[str], within: float) -> set[str]:
         """Wait until each image's client saw its terminal event; return those that did not."""
@@ -431,6 +443,20 @@ class Inspector:
                 return image_id, await store.get(image_id)
 
         return dict(await asyncio.gather(*(one(i) for i in image_ids)))
+
+    async def attempts(self, image_ids: Iterable[str]) -> dict[str, int]:
+        """How many times each image was claimed (the store's ``attempts`` counter)."""
+        result = {}
+        for image_id in image_ids:
+            response = await self.aws.dynamodb.get_item(
+                TableName=self.settings.images_table,
+                Key={"imageId": {"S": image_id}},
+                ProjectionExpression="attempts",
+                ConsistentRead=True,
+            )
+            raw = response.get("Item", {}).get("attempts", {}).get("N")
+            result[image_id] = int(raw) if raw else 0
+        return result
 
     async def record_count(self) -> int:
         response = await self.aws.dynamodb.scan(

@@ -1,0 +1,100 @@
+"""Notifier crash: kill it (SIGKILL) and later stop it (SIGTERM) under load, restart it each time.
+
+Clients reconnect with backoff and register their pending images again; the notifier then
+sends the current state of anything that finished meanwhile. No client misses its terminal
+event; some see one twice (they dedup by imageId).
+
+Modest: 30 uploads. ``--full``: 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.stack import Stack
+from tests.reliability.figures import RssSampler, run_figures, write_figures
+from tests.reliability.harness import (
+    ALLOWED_ORIGIN,
+    SERVICES,
+    Inspector,
+    WsPool,
+    jpeg_items,
+    launched,
+    pool_size,
+    run_uploads,
+    tails,
+    wait_records_terminal,
+)
+from tests.reliability.invariants import pipeline_problems, summarize
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with launched(tmp_path_factory.mktemp("reliability-notifier-crash")) as stack:
+        yield stack
+
+
+@pytest.mark.timeout(900)
+async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size: bool) -> None:
+    uploads, concurrency = (200, 10) if full_size else (30, 3)
+    notifier = stack.processes["notifier"]
+    faults: list[dict[str, Any]] = []
+
+    async with (
+        Inspector(stack) as inspector,
+        WsPool(stack.ws_url, pool_size(uploads), origin=ALLOWED_ORIGIN) as pool,
+        RssSampler(stack, SERVICES) as rss,
+    ):
+        uploading = asyncio.create_task(
+            run_uploads(stack.url("upload"), pool, jpeg_items(uploads), concurrency)
+        )
+        for kind, share in (("SIGKILL", 3), ("SIGTERM", 3 / 2)):
+            reached = await pool.wait_terminal_count(int(uploads / share), within=180)
+            assert reached, f"stuck before the {kind}\n{tails(stack)}"
+            faults.append({"fault": kind, "after_terminal_events": len(pool.terminal)})
+            if kind == "SIGKILL":
+                notifier.kill()
+            else:
+                notifier.signal(signal.SIGTERM)
+                exit_code = await asyncio.to_thread(notifier.stop, 15)
+                faults[-1]["exit_code"] = exit_code
+            # Events published while it is down go nowhere: the clients get them from
+            # the record when they register again.
+            await asyncio.sleep(1.0)
+            notifier.restart()
+            await asyncio.to_thread(notifier.wait_healthy, 60)
+            await pool.wait_connected(within=30)
+        run = await uploading
+        assert not run.failures(), [o.error for o in run.failures()][:10]
+        missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
+        records = await wait_records_terminal(inspector, run.image_ids, within=15)
+        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+
+    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    figures = run_figures(
+        "notifier-crash",
+        run,
+        pool,
+        dict(statuses),
+        full=full_size,
+        concurrency=concurrency,
+        rss=rss,
+        extra={"faults": faults},
+    )
+    write_figures(figures)
+
+    assert run.server_errors == 0, run.statuses
+    assert not missing, f"{len(missing)} clients missed their terminal event\n{tails(stack)}"
+    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert statuses == {"COMPLETED": uploads}, statuses
+    # Every client lost its connection twice and came back.
+    assert pool.reconnects >= 2 * len(pool.clients), pool.reconnects
+    # A graceful stop exits 0 and closes sockets with 1001 (going away).
+    assert faults[1]["exit_code"] == 0, faults
+    assert any(code == 1001 for client in pool.clients for _, code in client.closes)
