@@ -1,0 +1,212 @@
+"""The end-to-end benchmark: browser-like uploads through the embedded stack.
+
+Each simulated tab asks the upload-service for a presigned POST, registers the imageId
+on the notifier's WebSocket, uploads the file straight to S3 (the emulator) and waits
+for the terminal event; tabs upload one image after another (a closed loop), at a few
+concurrency levels. Latency is from the end of the upload to the event. The worker's
+Prometheus histograms, scraped before and after each level, give the stage breakdown.
+
+The same run measures transform-only throughput: ``process_file`` on the same file in a
+thread pool as large as the worker's, with no AWS at all. The difference is the
+pipeline's overhead (queueing, S3, DynamoDB, SQS, notifications, Python I/O).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from devstack.stack import Stack
+
+from .pipelines import Box, worker_settings
+from .stats import summary_ms
+
+STAGES = ("download", "transform", "upload", "record", "notify")
+TERMINAL = ("imageProcessed", "imageFailed")
+SCRAPED = (
+    "snapqueue_worker_stage_seconds_sum",
+    "snapqueue_worker_stage_seconds_count",
+    "snapqueue_worker_queue_lag_seconds_sum",
+    "snapqueue_worker_queue_lag_seconds_count",
+    "snapqueue_worker_jobs_total",
+)
+
+
+def scrape(worker_url: str) -> dict[str, float]:
+    """The worker's stage and queue-lag histogram sums and counts."""
+    text = httpx.get(worker_url + "/metrics", timeout=10).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith(SCRAPED):
+            values[name] = float(value)
+    return values
+
+
+def stage_breakdown(
+    before: dict[str, float], after: dict[str, float], images: int
+) -> dict[str, float]:
+    """Mean seconds per image spent in each stage during one level."""
+
+    def delta(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    stages = {}
+    lag_count = delta("snapqueue_worker_queue_lag_seconds_count")
+    stages["queue wait"] = (
+        delta("snapqueue_worker_queue_lag_seconds_sum") / lag_count if lag_count else 0.0
+    )
+    for stage in STAGES:
+        # Per image, not per call: notify runs twice per image (progress, terminal).
+        stages[stage] = delta(f'snapqueue_worker_stage_seconds_sum{{stage="{stage}"}}') / max(
+            1, images
+        )
+    return stages
+
+
+class Tab:
+    """A browser tab: one WebSocket, one upload at a time."""
+
+    def __init__(self, http: httpx.AsyncClient, socket: ClientConnection, upload_url: str) -> None:
+        self.http = http
+        self.socket = socket
+        self.upload_url = upload_url
+
+    async def frame(self) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await self.socket.recv())
+        return message
+
+    async def upload(self, data: bytes, filename: str) -> dict[str, Any]:
+        began = time.perf_counter()
+        ticket_response = await self.http.post(
+            self.upload_url + "/upload-request",
+            json={"filename": filename, "contentType": "image/jpeg", "size": len(data)},
+        )
+        if ticket_response.status_code != 201:
+            raise RuntimeError(
+                f"upload-request: {ticket_response.status_code} {ticket_response.text}"
+            )
+        ticket = ticket_response.json()
+        image_id = ticket["imageId"]
+        await self.socket.send(json.dumps({"action": "registerImage", "imageId": image_id}))
+        while (await self.frame())["type"] != "registered":
+            pass
+        upload_start = time.perf_counter()
+        response = await self.http.post(
+            ticket["upload"]["url"],
+            data=ticket["upload"]["fields"],
+            files={"file": (filename, data, "image/jpeg")},
+        )
+        if response.status_code not in (200, 201, 204):
+            raise RuntimeError(f"S3 POST: {response.status_code} {response.text[:300]}")
+        uploaded = time.perf_counter()
+        while True:
+            frame = await self.frame()
+            if frame.get("imageId") == image_id and frame["type"] in TERMINAL:
+                break
+        done = time.perf_counter()
+        return {
+            "imageId": image_id,
+            "ok": frame["type"] == "imageProcessed",
+            "request_s": upload_start - began,
+            "upload_s": uploaded - upload_start,
+            "latency_s": done - uploaded,
+        }
+
+
+async def run_level(stack: Stack, data: bytes, concurrency: int, uploads: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+        sockets = [
+            await connect(stack.ws_url, ping_interval=None, compression=None)
+            for _ in range(concurrency)
+        ]
+        tabs = [Tab(http, socket, stack.url("upload")) for socket in sockets]
+        remaining = uploads
+        results: list[dict[str, Any]] = []
+
+        async def drive(tab: Tab) -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                results.append(await tab.upload(data, "bench.jpg"))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(drive(tab) for tab in tabs))
+        elapsed = time.perf_counter() - start
+        await asyncio.gather(*(socket.close() for socket in sockets))
+    latencies = [r["latency_s"] for r in results]
+    return {
+        "concurrency": concurrency,
+        "uploads": len(results),
+        "failed": sum(1 for r in results if not r["ok"]),
+        "seconds": elapsed,
+        "images_per_s": len(results) / elapsed,
+        "latency_ms": summary_ms(latencies),
+        "upload_ms": summary_ms([r["upload_s"] for r in results]),
+        "request_ms": summary_ms([r["request_s"] for r in results]),
+    }
+
+
+def transform_only(path: Path, threads: int, images: int, box: Box) -> dict[str, Any]:
+    """``process_file`` on the same file, ``threads`` at a time: the pipeline's ceiling."""
+    from processing_worker.pipeline import process_file
+
+    settings = worker_settings(box)
+    process_file(str(path), settings)  # warm-up
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda _: process_file(str(path), settings), range(images)))
+        elapsed = time.perf_counter() - start
+    return {
+        "threads": threads,
+        "images": images,
+        "seconds": elapsed,
+        "images_per_s": images / elapsed,
+    }
+
+
+def run(
+    stack: Stack,
+    path: Path,
+    levels: tuple[int, ...],
+    uploads_per_level: int,
+    box: Box,
+    log: Any = print,
+) -> dict[str, Any]:
+    data = path.read_bytes()
+    worker_url = stack.url("worker")
+    # The worker's pool: its concurrency setting, whose default is the CPU count.
+    threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", os.cpu_count() or 1))
+    baseline = transform_only(path, threads, max(8, uploads_per_level // 2), box)
+    log(f"e2e: transform only, {threads} threads: {baseline['images_per_s']:.2f} images/s")
+    rows = []
+    for concurrency in levels:
+        before = scrape(worker_url)
+        row = asyncio.run(run_level(stack, data, concurrency, uploads_per_level))
+        after = scrape(worker_url)
+        row["stages_s"] = stage_breakdown(before, after, row["uploads"])
+        rows.append(row)
+        log(
+            f"e2e: {concurrency} concurrent: {row['images_per_s']:.2f} images/s, "
+            f"p50 {row['latency_ms']['p50']:.0f} ms, p99 {row['latency_ms']['p99']:.0f} ms"
+        )
+    best = max(rows, key=lambda r: r["images_per_s"])
+    return {
+        "input_bytes": len(data),
+        "worker_threads": threads,
+        "transform_only": baseline,
+        "levels": rows,
+        "best_images_per_s": best["images_per_s"],
+        "overhead_pct": 100 * (1 - best["images_per_s"] / baseline["images_per_s"]),
+    }

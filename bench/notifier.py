@@ -1,0 +1,260 @@
+"""The notifier benchmark: idle connections per replica and event delivery latency.
+
+Idle connections are opened by ``bench.ws_holder`` processes in steps (1k, 5k, 10k); the
+replica's RSS over its baseline, divided by the connections, is the cost of one. For
+latency, clients register one image each (records created through the core store, rows
+written by the notifier itself), then a publisher sends ``status`` events to the
+replica's queue at a fixed rate, and each client times send → frame received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections import deque
+from contextlib import AsyncExitStack
+from typing import Any
+
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from devstack.stack import ROOT, Stack
+from snapqueue_core.aws import open_clients
+from snapqueue_core.schemas import (
+    ImageRecord,
+    ImageStatus,
+    NotificationEvent,
+    isoformat,
+    upload_key,
+    utcnow,
+)
+from snapqueue_core.store import ConnectionStore, ImageStore
+
+from .profile import Profile
+from .stack_session import stack_settings
+from .stats import summary_ms
+
+CONNECTIONS_PER_HOLDER = 5000
+SETTLE_SECONDS = 1.5
+
+
+def _rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+class Holders:
+    """A few ``ws_holder`` processes, stepped together to a total connection count."""
+
+    def __init__(self, url: str, count: int) -> None:
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.ws_holder", url],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(count)
+        ]
+
+    def hold(self, total: int) -> None:
+        shares = [total // len(self.procs)] * len(self.procs)
+        shares[0] += total - sum(shares)
+        for proc, share in zip(self.procs, shares, strict=True):
+            assert proc.stdin is not None
+            proc.stdin.write(f"hold {share}\n")
+            proc.stdin.flush()
+        for proc, share in zip(self.procs, shares, strict=True):
+            assert proc.stdout is not None
+            answer = proc.stdout.readline().strip()
+            if answer != f"held {share}":
+                raise RuntimeError(f"ws_holder could not hold {share} connections: {answer!r}")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None and proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write("quit\n")
+                    proc.stdin.flush()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[dict[str, Any]]:
+    pid = stack.processes["notifier"].pid
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
+    time.sleep(SETTLE_SECONDS)
+    baseline = _rss(pid)
+    holders = Holders(stack.ws_url, max(1, -(-max(levels) // CONNECTIONS_PER_HOLDER)))
+    rows = []
+    try:
+        for level in levels:
+            start = time.perf_counter()
+            holders.hold(level)
+            opened_in = time.perf_counter() - start
+            time.sleep(SETTLE_SECONDS)
+            rss = _rss(pid)
+            rows.append(
+                {
+                    "connections": level,
+                    "rss_bytes": rss,
+                    "baseline_bytes": baseline,
+                    "per_connection_bytes": (rss - baseline) / level,
+                    "open_seconds": opened_in,
+                }
+            )
+            log(
+                f"notifier: {level} idle connections, RSS {rss / 2**20:.0f} MiB "
+                f"({(rss - baseline) / level / 1024:.1f} KiB each)"
+            )
+    finally:
+        holders.close()
+    return rows
+
+
+class LatencyClient:
+    """One browser tab waiting for one image; records when each progress frame lands."""
+
+    def __init__(self, image_id: str, socket: ClientConnection) -> None:
+        self.image_id = image_id
+        self.socket = socket
+        self.received: list[float] = []
+
+    async def register(self) -> None:
+        await self.socket.send(json.dumps({"action": "registerImage", "imageId": self.image_id}))
+        seen: set[str] = set()
+        # "registered", then the record's current status (PENDING_UPLOAD).
+        while not {"registered", "status"} <= seen:
+            frame = json.loads(await self.socket.recv())
+            if frame["type"] == "error":
+                raise RuntimeError(f"registration failed: {frame}")
+            seen.add(frame["type"])
+
+    async def listen(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in self.socket:
+                frame = json.loads(message)
+                if frame.get("status") == ImageStatus.PROCESSING.value:
+                    self.received.append(time.perf_counter())
+
+
+async def _create_images(images: ImageStore, count: int) -> list[str]:
+    ids = [uuid.uuid4().hex for _ in range(count)]
+    now = isoformat(utcnow())
+    gate = asyncio.Semaphore(16)
+
+    async def create(image_id: str) -> None:
+        async with gate:
+            await images.create(
+                ImageRecord(
+                    image_id=image_id,
+                    status=ImageStatus.PENDING_UPLOAD,
+                    source_key=upload_key(image_id),
+                    upload_timestamp=now,
+                    updated_at=now,
+                )
+            )
+
+    await asyncio.gather(*(create(image_id) for image_id in ids))
+    return ids
+
+
+async def delivery_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, Any]:
+    settings = stack_settings()
+    rate, seconds = profile.notifier_event_rate, profile.notifier_event_seconds
+    async with AsyncExitStack() as exits:
+        clients = await open_clients(exits, settings)
+        images = ImageStore(clients.dynamodb, settings)
+        connections = ConnectionStore(clients.dynamodb, settings)
+        ids = await _create_images(images, profile.notifier_event_clients)
+        gate = asyncio.Semaphore(32)
+
+        async def open_client(image_id: str) -> LatencyClient:
+            async with gate:
+                socket = await connect(stack.ws_url, ping_interval=None, compression=None)
+                client = LatencyClient(image_id, socket)
+                await client.register()
+                return client
+
+        tabs = await asyncio.gather(*(open_client(image_id) for image_id in ids))
+        listeners = [asyncio.create_task(tab.listen()) for tab in tabs]
+        rows = await connections.for_image(ids[0])
+        queue_url = rows[0].queue_url
+        log(f"notifier: {len(tabs)} clients registered; publishing {rate} events/s for {seconds}s")
+
+        sent: dict[str, deque[float]] = {image_id: deque() for image_id in ids}
+        tick = 0.02  # a batch every 20 ms: SQS batches hold at most 10 messages
+        per_tick = rate * tick
+        total = int(rate * seconds)
+        sends: list[asyncio.Task[Any]] = []
+        start = time.perf_counter()
+        published = 0
+        cursor = 0
+        while published < total:
+            due = min(total, int((time.perf_counter() - start) / tick * per_tick) + 1)
+            while published < due:
+                batch = []
+                for _ in range(min(10, due - published)):
+                    image_id = ids[cursor % len(ids)]
+                    cursor += 1
+                    event = NotificationEvent.progress(image_id, ImageStatus.PROCESSING)
+                    sent[image_id].append(time.perf_counter())
+                    batch.append({"Id": str(len(batch)), "MessageBody": event.to_json()})
+                published += len(batch)
+                sends.append(
+                    asyncio.create_task(
+                        clients.sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
+                    )
+                )
+            await asyncio.sleep(tick)
+        publish_seconds = time.perf_counter() - start
+        await asyncio.gather(*sends)
+        sends_done_seconds = time.perf_counter() - start
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline:
+            if sum(len(tab.received) for tab in tabs) >= total:
+                break
+            await asyncio.sleep(0.1)
+        latencies = []
+        for tab in tabs:
+            queue = sent[tab.image_id]
+            for received in tab.received:
+                if queue:
+                    latencies.append(received - queue.popleft())
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*(tab.socket.close() for tab in tabs), return_exceptions=True)
+        await asyncio.gather(*listeners, return_exceptions=True)
+    return {
+        "rate": rate,
+        "clients": len(ids),
+        "sent": total,
+        "delivered": len(latencies),
+        "achieved_rate": total / publish_seconds,
+        "sends_done_seconds": sends_done_seconds,
+        "latency_ms": summary_ms(latencies),
+    }
+
+
+def run(stack: Stack, profile: Profile, log: Any = print) -> dict[str, Any]:
+    idle = idle_connections(stack, profile.notifier_connections, log)
+    gc.collect()
+    latency = asyncio.run(delivery_latency(stack, profile, log))
+    log(
+        f"notifier: {latency['delivered']}/{latency['sent']} events, "
+        f"p99 {latency['latency_ms']['p99']:.1f} ms"
+    )
+    return {"idle": idle, "latency": latency}

@@ -1,0 +1,35 @@
+"""The embedded stack for the service benchmarks, started once per ``python -m bench`` run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from devstack.stack import Stack
+from snapqueue_core.settings import CoreSettings
+
+# The notifier refuses handshakes beyond max_connections; the benchmark holds 10k exactly
+# plus its latency clients, so it gets some headroom.
+BENCH_ENV = {"SNAPQUEUE_MAX_CONNECTIONS": "12000"}
+
+
+@contextmanager
+def bench_stack(services: tuple[str, ...], workdir: Path) -> Iterator[Stack]:
+    stack = Stack(workdir, BENCH_ENV)
+    try:
+        stack.start_emulator()
+        stack.start(*services, timeout=120)
+        # This process talks to the same emulator and resources (botocore reads the
+        # endpoint from the environment).
+        os.environ.update(
+            {k: v for k, v in stack.env.items() if k.startswith(("AWS_", "SNAPQUEUE_"))}
+        )
+        yield stack
+    finally:
+        stack.stop()
+
+
+def stack_settings() -> CoreSettings:
+    return CoreSettings.from_env()

@@ -1,0 +1,103 @@
+"""The upload-service benchmark: ``POST /upload-request`` at N concurrent clients.
+
+The real service (which writes a DynamoDB record on the emulator and signs a POST
+policy per request) runs next to two ceilings started here with the same uvicorn
+settings: a FastAPI app with the same models and no AWS call, and a bare ASGI app. Each
+target gets the same closed-loop load for the same time, one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from devstack.stack import ROOT, Stack, free_port
+
+from .profile import Profile
+from .stats import summary_ms
+
+BODY = {"filename": "holiday.jpg", "contentType": "image/jpeg", "size": 482113}
+
+
+async def load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+    """Closed loop: each client sends its next request as soon as the last one answers."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        # One untimed request per connection, so handshakes are not measured.
+        await asyncio.gather(*(client.post(url, json=BODY) for _ in range(clients)))
+        start = time.perf_counter()
+        stop_at = start + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                began = time.perf_counter()
+                response = await client.post(url, json=BODY)
+                if response.status_code == 201:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": elapsed,
+        "rps": len(latencies) / elapsed,
+        "latency_ms": summary_ms(latencies),
+    }
+
+
+def _start_hello(kind: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.hello_app", "--port", str(port), "--kind", kind],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hello app ({kind}) exited with {proc.returncode}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError(f"hello app ({kind}) did not start")
+
+
+def run(stack: Stack, profile: Profile, log: Any = print) -> dict[str, Any]:
+    clients, seconds = profile.upload_clients, profile.upload_seconds
+    results: dict[str, Any] = {"clients": clients, "seconds": seconds, "targets": {}}
+    targets = [("upload-service", None), ("fastapi-hello", "fastapi"), ("asgi-hello", "asgi")]
+    for name, kind in targets:
+        proc = None
+        if kind is None:
+            base = stack.url("upload")
+        else:
+            proc, base = _start_hello(kind)
+        try:
+            result = asyncio.run(load(base + "/upload-request", clients, seconds))
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+        results["targets"][name] = result
+        log(
+            f"upload: {name}: {result['rps']:.0f} req/s, "
+            f"p99 {result['latency_ms']['p99']:.1f} ms, {result['errors']} errors"
+        )
+    return results
