@@ -1,4 +1,5 @@
-import { VARIANT_NAMES, type Variants } from '../lib/types';
+import { useState } from 'react';
+import { VARIANT_NAMES, type Variant, type VariantName, type Variants } from '../lib/types';
 import { formatBytes } from '../lib/validate';
 
 const LABEL: Record<string, string> = {
@@ -6,6 +7,27 @@ const LABEL: Record<string, string> = {
   resized: 'Resized',
   grayscale: 'Grayscale',
 };
+
+/** Hidden until its bytes have arrived, so "visible" means the picture is really there. */
+function VariantImage({ kind, v, name }: { kind: VariantName; v: Variant; name: string }) {
+  const [state, setState] = useState<'loading' | 'loaded' | 'failed'>('loading');
+  return (
+    <>
+      <img
+        data-testid={`variant-${kind}`}
+        className={`variant-img ${state}`}
+        src={v.url}
+        alt={`${LABEL[kind]} version of ${name}, ${v.width} by ${v.height} pixels`}
+        width={v.width}
+        height={v.height}
+        decoding="async"
+        onLoad={() => setState('loaded')}
+        onError={() => setState('failed')}
+      />
+      {state === 'failed' && <span className="variant-failed">Could not load this image.</span>}
+    </>
+  );
+}
 
 export function VariantList({ variants, name }: { variants: Variants | null | undefined; name: string }) {
   if (!variants) return null;
@@ -19,15 +41,7 @@ export function VariantList({ variants, name }: { variants: Variants | null | un
           <li key={key} className="variant">
             <figure>
               <a href={v.url} target="_blank" rel="noopener noreferrer" className="variant-link">
-                <img
-                  data-testid={`variant-${key}`}
-                  src={v.url}
-                  alt={`${LABEL[key]} version of ${name}, ${v.width} by ${v.height} pixels`}
-                  width={v.width}
-                  height={v.height}
-                  loading="lazy"
-                  decoding="async"
-                />
+                <VariantImage kind={key} v={v} name={name} />
               </a>
               <figcaption>
                 <strong>{LABEL[key]}</strong>
