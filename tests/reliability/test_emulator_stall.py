@@ -12,7 +12,6 @@ import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -25,7 +24,6 @@ from tests.reliability.harness import (
     Inspector,
     WsPool,
     jpeg_items,
-    launched,
     pool_size,
     run_uploads,
     tails,
@@ -33,12 +31,6 @@ from tests.reliability.harness import (
     wait_records_terminal,
 )
 from tests.reliability.invariants import pipeline_problems, summarize
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with launched(tmp_path_factory.mktemp("reliability-stall")) as stack:
-        yield stack
 
 
 async def probe_readiness(
@@ -95,7 +87,9 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
         run = await uploading
         missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
         records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+        problems = await pipeline_problems(
+            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        )
 
     statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
     not_ready = {name: [a for _, a in answers[name]] for name in SERVICES}

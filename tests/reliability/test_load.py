@@ -6,8 +6,6 @@ Modest: 100 uploads at concurrency 20. ``--full``: 500 at concurrency 50.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,20 +17,12 @@ from tests.reliability.harness import (
     Inspector,
     WsPool,
     jpeg_items,
-    launched,
     pool_size,
     run_uploads,
     tails,
     wait_records_terminal,
 )
 from tests.reliability.invariants import pipeline_problems, summarize
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir: Path = tmp_path_factory.mktemp("reliability-load")
-    with launched(workdir) as stack:
-        yield stack
 
 
 @pytest.mark.timeout(900)
@@ -48,7 +38,9 @@ async def test_load_loses_nothing_and_records_figures(stack: Stack, full_size: b
         assert not run.failures(), [o.error for o in run.failures()][:10]
         missing = await pool.wait_terminal(run.image_ids, within=120 if not full_size else 400)
         records = await wait_records_terminal(inspector, run.image_ids, within=10)
-        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+        problems = await pipeline_problems(
+            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        )
 
     statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
     figures = run_figures(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,19 +24,12 @@ from tests.reliability.harness import (
     Inspector,
     WsPool,
     jpeg_items,
-    launched,
     pool_size,
     run_uploads,
     tails,
     wait_records_terminal,
 )
 from tests.reliability.invariants import pipeline_problems, summarize
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with launched(tmp_path_factory.mktemp("reliability-notifier-crash")) as stack:
-        yield stack
 
 
 @pytest.mark.timeout(900)
@@ -74,7 +66,9 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
         assert not run.failures(), [o.error for o in run.failures()][:10]
         missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
         records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+        problems = await pipeline_problems(
+            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        )
 
     statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
     figures = run_figures(

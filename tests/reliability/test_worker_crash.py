@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from tests.reliability.harness import (
     Inspector,
     WsPool,
     jpeg_items,
-    launched,
     pool_size,
     run_uploads,
     tails,
@@ -35,12 +33,6 @@ from tests.reliability.harness import (
 from tests.reliability.invariants import pipeline_problems, summarize
 
 KILLS = 3
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with launched(tmp_path_factory.mktemp("reliability-worker-crash")) as stack:
-        yield stack
 
 
 @pytest.mark.timeout(900)
@@ -74,7 +66,9 @@ async def test_worker_sigkilled_three_times_loses_nothing(stack: Stack, full_siz
         assert not run.failures(), [o.error for o in run.failures()][:10]
         missing = await pool.wait_terminal(run.image_ids, within=400 if full_size else 150)
         records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(inspector, pool, run.image_ids, records=records)
+        problems = await pipeline_problems(
+            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        )
         attempts = await inspector.attempts(run.image_ids)
 
     statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
