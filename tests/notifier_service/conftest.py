@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,12 +15,18 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from notifier_service.app import Notifier
 from notifier_service.settings import NotifierSettings
+from snapqueue_core.resources import bootstrap, declare
 from tests.notifier_service.helpers import TEST_OVERRIDES, Replica, Stack
 
 
 @pytest.fixture
-async def stack(resources_factory: Callable[..., Any]) -> Stack:
-    settings, clients = await resources_factory(NotifierSettings, **TEST_OVERRIDES)
+async def stack(settings_factory: Callable[..., Any], aws: Callable[..., Any]) -> Stack:
+    """Uniquely named tables; the notifier needs no bucket or shared queue (presigning a
+    variant URL needs no bucket), and bootstrapping only the tables keeps tests quick."""
+    settings = settings_factory(NotifierSettings, **TEST_OVERRIDES)
+    clients = await aws(settings)
+    tables_only = replace(declare(settings), queues=(), buckets=())
+    await bootstrap(clients, tables_only, settings.aws_region)
     return Stack(settings, clients)
 
 

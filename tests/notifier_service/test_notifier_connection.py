@@ -3,6 +3,7 @@ unregistration, malformed input, limits, and the cleanup of its routing rows."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -176,6 +177,7 @@ async def test_registering_twice_refreshes_and_resends_the_state(
     assert len(await stack.connections.for_image(image_id)) == 1
 
 
+UPPERCASE_ID = "0123456789ABCDEF" * 2
 MALFORMED: list[tuple[str | bytes, str]] = [
     ("not json {", "invalid_json"),
     ("[1, 2]", "invalid_frame"),
@@ -183,7 +185,7 @@ MALFORMED: list[tuple[str | bytes, str]] = [
     ('{"imageId": "0123456789abcdef0123456789abcdef"}', "unknown_action"),
     ('{"action": "subscribe", "imageId": "0123456789abcdef0123456789abcdef"}', "unknown_action"),
     ('{"action": "registerImage"}', "invalid_image_id"),
-    ('{"action": "registerImage", "imageId": "%s"}' % ("0123456789ABCDEF" * 2), "invalid_image_id"),
+    (json.dumps({"action": "registerImage", "imageId": UPPERCASE_ID}), "invalid_image_id"),
     ('{"action": "registerImage", "imageId": "../../etc/passwd"}', "invalid_image_id"),
     ('{"action": "unregisterImage", "imageId": 42}', "invalid_image_id"),
 ]

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
@@ -59,7 +59,8 @@ class HttpRoutes:
         if path == "/metrics":
             response = connection.respond(HTTPStatus.OK, self._metrics.render().decode())
             del response.headers["Content-Type"]
-            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            # generate_latest writes the 0.0.4 text format, whatever CONTENT_TYPE_LATEST says.
+            response.headers["Content-Type"] = CONTENT_TYPE_PLAIN_0_0_4
             return response
         if path != WS_PATH:
             self._metrics.rejected_handshakes.labels("not_found").inc()

@@ -1,0 +1,52 @@
+"""NotifierSettings: defaults, environment, and the per-process replica id."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifier_service.settings import NotifierSettings
+from snapqueue_core.settings import SettingsError
+
+
+def test_defaults() -> None:
+    settings = NotifierSettings.from_env()
+    assert settings.http_host == "127.0.0.1"
+    assert settings.http_port == 8001
+    assert settings.origins == settings.cors_origins
+    assert settings.allow_missing_origin
+    assert settings.notify_queue_name == f"snapqueue-notify-{settings.replica_id}"
+
+
+def test_each_process_gets_its_own_replica_id() -> None:
+    first, second = NotifierSettings.from_env(), NotifierSettings.from_env()
+    assert first.replica_id != second.replica_id
+    assert len(first.replica_id) == 12
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAPQUEUE_HTTP_PORT", "0")
+    monkeypatch.setenv("SNAPQUEUE_REPLICA_ID", "notifier-a")
+    monkeypatch.setenv("SNAPQUEUE_ALLOWED_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("SNAPQUEUE_MAX_MESSAGE_BYTES", "2048")
+    monkeypatch.setenv("SNAPQUEUE_PING_INTERVAL", "5")
+    settings = NotifierSettings.from_env()
+    assert settings.http_port == 0
+    assert settings.replica_id == "notifier-a"
+    assert settings.origins == ["https://a.example", "https://b.example"]
+    assert settings.max_message_bytes == 2048
+    assert settings.ping_interval == 5.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("replica_id", "has space"),
+        ("replica_id", "x" * 41),
+        ("max_message_bytes", "10"),
+        ("notify_wait_seconds", "21"),
+        ("send_timeout_seconds", "0"),
+    ],
+)
+def test_invalid_values_name_the_field(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        NotifierSettings.from_env(**{name: value})
