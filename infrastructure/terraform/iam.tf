@@ -9,12 +9,8 @@ locals {
 data "aws_iam_policy_document" "upload_service" {
   statement {
     sid = "WriteOriginals"
-    # Presigned POSTs are signed with this role; POST /uploads streams a multipart upload.
-    actions = [
-      "s3:PutObject",
-      "s3:AbortMultipartUpload",
-      "s3:ListMultipartUploadParts",
-    ]
+    # Presigned POSTs are signed with this role; POST /uploads is a single PutObject.
+    actions   = ["s3:PutObject"]
     resources = ["${module.data.uploads_bucket_arn}/uploads/*"]
   }
 
@@ -85,14 +81,13 @@ data "aws_iam_policy_document" "processing_worker" {
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
-      "dynamodb:DescribeTable",
     ]
     resources = [module.data.images_table_arn]
   }
 
   statement {
     sid       = "FindWaitingClients"
-    actions   = ["dynamodb:Query", "dynamodb:DescribeTable"]
+    actions   = ["dynamodb:Query"]
     resources = [module.data.connections_table_arn]
   }
 }

@@ -8,6 +8,8 @@ locals {
 
   cors_origins = concat(["https://${module.cdn.domain_name}"], [for alias in var.frontend_aliases : "https://${alias}"], var.extra_cors_origins)
 
+  spa_origins = join(",", local.cors_origins)
+
   # The services' settings (snapqueue_core.settings.CoreSettings and subclasses). Endpoints are
   # AWS's own, so no AWS_ENDPOINT_URL*; presigned URLs use the regional S3 endpoint.
   common_environment = {
@@ -23,7 +25,6 @@ locals {
     SNAPQUEUE_QUEUE_VISIBILITY_TIMEOUT_SECONDS = tostring(var.queue_visibility_timeout_seconds)
     SNAPQUEUE_QUEUE_MAX_RECEIVE_COUNT          = tostring(var.queue_max_receive_count)
     SNAPQUEUE_QUEUE_RETENTION_SECONDS          = tostring(var.queue_retention_seconds)
-    SNAPQUEUE_CORS_ORIGINS                     = join(",", local.cors_origins)
     SNAPQUEUE_LOG_LEVEL                        = var.log_level
     SNAPQUEUE_S3_ADDRESSING_STYLE              = "virtual"
     SNAPQUEUE_HTTP_HOST                        = "0.0.0.0"

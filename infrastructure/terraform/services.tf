@@ -42,7 +42,8 @@ module "upload_service" {
   stop_timeout       = 30
 
   environment = merge(local.common_environment, {
-    SNAPQUEUE_HTTP_PORT = "8000"
+    SNAPQUEUE_HTTP_PORT    = "8000"
+    SNAPQUEUE_CORS_ORIGINS = local.spa_origins
   })
 }
 
@@ -75,7 +76,8 @@ module "notifier_service" {
   stop_timeout = 30
 
   environment = merge(local.common_environment, {
-    SNAPQUEUE_HTTP_PORT = "8001"
+    SNAPQUEUE_HTTP_PORT       = "8001"
+    SNAPQUEUE_ALLOWED_ORIGINS = local.spa_origins
   })
 }
 

@@ -14,7 +14,7 @@ locals {
 resource "aws_s3_bucket" "frontend" {
   #checkov:skip=CKV_AWS_144:The SPA is a build artefact that CI republishes; no replica needed.
   #checkov:skip=CKV_AWS_145:SSE-S3: CloudFront's origin access control reads SSE-S3 objects without a KMS key policy.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes events of the static files.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events of the static files; CI publishes them.
   bucket = var.frontend_bucket_name
 }
 

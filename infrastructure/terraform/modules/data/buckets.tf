@@ -33,7 +33,7 @@ resource "aws_s3_bucket" "logs" {
   #checkov:skip=CKV_AWS_18:This is the access-log target; logging it into itself would loop.
   #checkov:skip=CKV_AWS_144:Access logs are kept in-region for the retention period only.
   #checkov:skip=CKV_AWS_145:ALB access logs support only SSE-S3 on the target bucket.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes log-object events.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes log-object events; logs are read in place.
   bucket = var.logs_bucket_name
 }
 

