@@ -40,3 +40,11 @@ def test_settings_are_frozen() -> None:
     settings = CoreSettings.from_env()
     with pytest.raises(ValueError, match="frozen"):
         settings.uploads_bucket = "other"  # type: ignore[misc]
+
+
+def test_every_service_parses_a_single_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    from devstack.settings_doc import SERVICES, load
+
+    monkeypatch.setenv("SNAPQUEUE_CORS_ORIGINS", "http://127.0.0.1:5173")
+    for path in SERVICES.values():
+        assert load(path).from_env().cors_origins == ["http://127.0.0.1:5173"], path
