@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
-UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/uv/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 PROCESSES := emulator $(foreach p,upload:upload-service/src/upload_service notifier:notifier-service/src/notifier_service worker:processing-worker/src/processing_worker,$(if $(wildcard $(word 2,$(subst :, ,$(p)))/__main__.py),$(word 1,$(subst :, ,$(p))))) $(if $(wildcard frontend/package.json),frontend)
 
-.PHONY: help install install-python install-frontend install-browser run test test-fast lint format bench clean
+.PHONY: help install install-python install-frontend install-browser install-tools run test lint format bench clean
 
 help:
 	@echo "make run    start the embedded stack (emulator, services, SPA on http://127.0.0.1:8080)"
@@ -17,7 +17,7 @@ help:
 	@echo "make bench  run the benchmarks and write docs/benchmarks.md"
 
 $(UV):
-	python3 -m venv .tools && .tools/bin/pip install --quiet uv
+	python3 -m venv .tools/uv && .tools/uv/bin/pip install --quiet uv
 
 install-python: $(UV)
 	$(UV) sync --all-packages --frozen
@@ -34,7 +34,11 @@ install-browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium (browser tests will fail)"; fi; }
 
-install: install-python install-frontend
+# Deployment checkers (checkov, actionlint) in their own environments under .tools/.
+install-tools:
+	bash scripts/install-tools.sh
+
+install: install-python install-frontend install-tools
 
 run: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -e .env.embedded -f Procfile start $(PROCESSES)
