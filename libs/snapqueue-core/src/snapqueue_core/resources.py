@@ -58,6 +58,9 @@ class QueueSpec:
 class BucketSpec:
     name: str
     cors_origins: tuple[str, ...] = ()
+    # The browser POSTs uploads and GETs variants; nothing else crosses origins.
+    cors_methods: tuple[str, ...] = ("GET", "HEAD", "POST")
+    cors_max_age_seconds: int = 3000
     # (prefix, queue name) pairs for s3:ObjectCreated:* notifications
     notify: tuple[tuple[str, str], ...] = ()
 
@@ -243,10 +246,10 @@ async def _ensure_bucket(
                 "CORSRules": [
                     {
                         "AllowedOrigins": list(spec.cors_origins),
-                        "AllowedMethods": ["GET", "HEAD", "POST"],
+                        "AllowedMethods": list(spec.cors_methods),
                         "AllowedHeaders": ["*"],
                         "ExposeHeaders": ["ETag"],
-                        "MaxAgeSeconds": 3000,
+                        "MaxAgeSeconds": spec.cors_max_age_seconds,
                     }
                 ]
             },
