@@ -196,7 +196,7 @@ async def test_bad_requests_are_rejected_with_their_code(
 
 @pytest.mark.parametrize(
     "raw",
-    [b"{not json", b"", b"[]", b'"text"', b"null", b'{"filename": "a.png"}'],
+    [b"{not json", b"", b"[]", b'"text"', b"null", b'{"filename": "a.png"}', b"\xff\xfe{}"],
 )
 async def test_malformed_bodies_are_invalid_requests(service: RunningService, raw: bytes) -> None:
     response = await service.http.post(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from snapqueue_core.schemas import ImageStatus, is_image_id
 
+from snapqueue_core.schemas import ImageStatus, is_image_id
 from tests.upload_service.upload_helpers import (
     BOUNDARY,
     RunningService,

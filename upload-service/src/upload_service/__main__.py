@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # uvicorn returns from serve() without raising when the lifespan startup fails.
 EXIT_STARTUP_FAILED = 3
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def bound_port(server: uvicorn.Server) -> int | None:
@@ -31,7 +35,22 @@ def bound_port(server: uvicorn.Server) -> int | None:
 
 
 class AnnouncingServer(uvicorn.Server):
-    """Logs the real bound port once the sockets are listening."""
+    """Logs the real bound port once listening; SIGTERM/SIGINT end it with exit status 0.
+
+    uvicorn's own handlers re-raise the signal after shutdown, which would make the
+    process die *by* the signal instead of exiting 0 as the conventions require.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in HANDLED_SIGNALS:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in HANDLED_SIGNALS:
+                loop.remove_signal_handler(sig)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)

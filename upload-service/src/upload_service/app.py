@@ -17,6 +17,7 @@ from snapqueue_core.urls import VariantUrls
 
 from .errors import install_error_handlers
 from .metrics import HttpMetrics, MetricsMiddleware
+from .openapi import install_openapi
 from .routes import router
 from .service import UploadService
 from .settings import UploadServiceSettings
@@ -72,6 +73,7 @@ def create_app(settings: UploadServiceSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.include_router(router)
+    install_openapi(app, settings)
     install_error_handlers(app)
     # Added last, so it is the outermost: error replies carry CORS headers too.
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -163,6 +163,9 @@ _HTTP_ERRORS = {
 async def handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         return await handle_unexpected(request, exc)
+    if exc.status_code == 400:
+        # FastAPI's "error parsing the body" (e.g. not UTF-8): bad input like any other.
+        return render(InvalidRequestError("The body could not be parsed as JSON."))
     code, message = _HTTP_ERRORS.get(exc.status_code, ("http_error", str(exc.detail)))
     response = render(ApiError(message, status_code=exc.status_code, code=code))
     if exc.headers:

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from snapqueue_core import store as core_store
 from snapqueue_core.aws import AwsClients, error_code
 from snapqueue_core.logs import bind_image_id
 from snapqueue_core.schemas import (
@@ -41,6 +40,7 @@ from .models import (
 )
 from .rules import (
     canonical_content_type,
+    check_cursor,
     check_declared_size,
     check_image_id,
     page_limit,
@@ -235,10 +235,10 @@ class UploadService:
         size = page_limit(
             limit, self._settings.gallery_default_limit, self._settings.gallery_max_limit
         )
+        if cursor:
+            check_cursor(cursor)
         try:
             records, next_cursor = await self._store.list_completed(size, cursor or None)
-        except core_store.InvalidCursorError as exc:
-            raise InvalidCursorError("cursor is not one this API issued.") from exc
         except ClientError as exc:
             # A well-formed cursor naming a key outside the index.
             if error_code(exc) == "ValidationException":
