@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+
+from upload_service.models import UploadRequestBody, UploadTicket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -29,10 +32,6 @@ TICKET = {
 
 
 def fastapi_app() -> Any:
-    from fastapi import FastAPI
-
-    from upload_service.models import UploadRequestBody, UploadTicket
-
     app = FastAPI()
 
     @app.post("/upload-request", status_code=201, response_model=UploadTicket)

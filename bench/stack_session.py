@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,11 @@ def bench_stack(services: tuple[str, ...], workdir: Path) -> Iterator[Stack]:
         )
         yield stack
     finally:
+        # Services first and all at once (each may take seconds to drain), then the
+        # emulator they needed for a clean shutdown.
+        for name, process in stack.processes.items():
+            if name != "emulator":
+                process.signal(signal.SIGTERM)
         stack.stop()
 
 

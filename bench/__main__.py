@@ -1,0 +1,122 @@
+"""``python -m bench [--smoke] [--only transform,e2e,notifier,upload] [--out DIR]``.
+
+A full run writes docs/benchmarks.md, its plots and results.json; a run with ``--only``
+updates its own sections and keeps the others from the previous results.json. ``--smoke``
+runs everything at a tiny size into a temporary directory (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import machine, report
+from .inputs import ensure_input
+from .pipelines import Box
+from .profile import FULL, SMOKE, Profile
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ("transform", "e2e", "notifier", "upload")
+SERVICES = {
+    "e2e": ("upload", "notifier", "worker"),
+    "notifier": ("notifier",),
+    "upload": ("upload",),
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, into a temp dir")
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS)
+    )
+    parser.add_argument("--out", type=Path, help="where benchmarks.md goes (default docs/)")
+    args = parser.parse_args(argv)
+    args.only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    unknown = set(args.only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def run_stack_benchmarks(
+    selected: tuple[str, ...], profile: Profile, results: dict[str, Any], workdir: Path
+) -> None:
+    from . import e2e, notifier, upload
+    from .stack_session import bench_stack
+
+    services = tuple(
+        dict.fromkeys(service for name in selected for service in SERVICES.get(name, ()))
+    )
+    if not services:
+        return
+    log(f"starting the embedded stack: emulator, {', '.join(services)}")
+    with bench_stack(services, workdir) as stack:
+        # Quick ones first; the notifier's 10k sockets last.
+        if "upload" in selected:
+            results["upload"] = upload.run(stack, profile, log)
+        if "e2e" in selected:
+            spec = next(s for s in profile.inputs if s.name == profile.e2e_input)
+            results["e2e"] = e2e.run(
+                stack,
+                ensure_input(spec),
+                profile.e2e_levels,
+                profile.e2e_uploads_per_level,
+                Box(profile.resized_box, profile.thumbnail_side),
+                log,
+            )
+        if "notifier" in selected:
+            results["notifier"] = notifier.run(stack, profile, log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = SMOKE if args.smoke else FULL
+    out_dir: Path = args.out or (
+        Path(tempfile.mkdtemp(prefix="bench-smoke-")) if args.smoke else ROOT / "docs"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / "benchmarks" / "results.json"
+    results: dict[str, Any] = {}
+    if results_path.exists() and set(args.only) != set(BENCHMARKS):
+        results = json.loads(results_path.read_text())
+    results["machine"] = machine.describe()
+    results["smoke"] = profile.smoke
+    loads: dict[str, list[float]] = {"start": machine.load_average()}
+    started = time.perf_counter()
+
+    if "transform" in args.only:
+        from . import transform
+
+        results["transform"] = transform.run(profile, log)
+        loads["end of transform"] = machine.load_average()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    try:
+        run_stack_benchmarks(args.only, profile, results, workdir)
+    except BaseException:
+        log(f"failed; service logs kept in {workdir}")
+        raise
+    shutil.rmtree(workdir, ignore_errors=True)
+    loads["end"] = machine.load_average()
+    results["load"] = loads
+    results["seconds"] = time.perf_counter() - started
+
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+    path = report.write(results, out_dir, profile.key_input, profile.smoke)
+    log(f"wrote {path} in {results['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

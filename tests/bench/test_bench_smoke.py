@@ -1,0 +1,111 @@
+"""`python -m bench --smoke` runs every benchmark at a tiny size and reports sane numbers.
+
+Benchmarks don't run in CI, so this keeps them working. No timing thresholds: the
+machine is shared; only the shape and sanity of the results are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.profile import SMOKE
+from devstack.stack import ROOT
+
+PLOTS = ("transform.png", "transform_stages.png", "e2e.png", "notifier.png", "upload.png")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench-smoke")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNAPQUEUE_"))}
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-5000:]
+    results = json.loads((out / "benchmarks" / "results.json").read_text())
+    return out, results
+
+
+@pytest.mark.timeout(300)
+def test_report_and_plots_are_written(smoke_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = smoke_run
+    report = (out / "benchmarks.md").read_text()
+    assert results["smoke"] is True
+    assert "Smoke run" in report
+    for heading in ("## Targets", "## Transform", "## End to end", "## Notifier", "## upload-"):
+        assert heading in report
+    for plot in PLOTS:
+        data = (out / "benchmarks" / plot).read_bytes()
+        assert data.startswith(b"\x89PNG"), plot
+        assert f"benchmarks/{plot}" in report
+    assert results["machine"]["cores"] >= 1
+    assert results["machine"]["libvips"] != "not available"
+
+
+def test_transform_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
+    transform = smoke_run[1]["transform"]
+    assert [row["input"] for row in transform["inputs"]] == [s.name for s in SMOKE.inputs]
+    for row in transform["inputs"]:
+        for name in ("ours", "naive", "pyvips", "split", "floor", "full_decode"):
+            assert row["median_s"][name] > 0, (row["input"], name)
+            assert row["mp_per_s"][name] > 0
+            assert len(row["all_s"][name]) == SMOKE.transform_runs
+        # The naive pipeline is the reference itself; the others are close to it.
+        assert row["psnr_db"]["naive"] is None
+        for name in ("ours", "pyvips"):
+            psnr = row["psnr_db"][name]
+            assert psnr is None or 25 < psnr < 100, (row["input"], name, psnr)
+        for name in ("ours", "naive", "pyvips"):
+            assert 0 <= row["rss_increase_bytes"][name] < 2**30
+        assert set(row["stages_s"]) == {"read+hash", "decode", "resize", "encode", "metadata"}
+        assert all(value >= 0 for value in row["stages_s"].values())
+
+
+def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
+    e2e = smoke_run[1]["e2e"]
+    assert e2e["transform_only"]["images_per_s"] > 0
+    assert [level["concurrency"] for level in e2e["levels"]] == list(SMOKE.e2e_levels)
+    for level in e2e["levels"]:
+        assert level["uploads"] == SMOKE.e2e_uploads_per_level
+        assert level["failed"] == 0
+        assert level["images_per_s"] > 0
+        assert 0 < level["latency_ms"]["p50"] <= level["latency_ms"]["p99"]
+        # Every upload went through the worker: each stage was observed.
+        assert level["stages_s"]["transform"] > 0
+        assert level["stages_s"]["download"] > 0
+    assert e2e["overhead_pct"] < 100
+
+
+def test_notifier_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
+    notifier = smoke_run[1]["notifier"]
+    assert [row["connections"] for row in notifier["idle"]] == list(SMOKE.notifier_connections)
+    for row in notifier["idle"]:
+        assert row["rss_bytes"] > 0
+        assert row["baseline_bytes"] > 0
+    for key in ("direct", "latency"):
+        latency = notifier[key]
+        assert latency["sent"] > 0
+        assert latency["delivered"] == latency["sent"], key
+        assert latency["latency_ms"]["p99"] >= latency["latency_ms"]["p50"] >= 0
+
+
+def test_upload_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
+    upload = smoke_run[1]["upload"]
+    assert set(upload["targets"]) == {"upload-service", "fastapi-hello", "asgi-hello"}
+    for name, target in upload["targets"].items():
+        assert target["requests"] > 0, name
+        assert target["errors"] == 0, name
+        assert target["rps"] > 0
