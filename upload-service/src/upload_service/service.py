@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from starlette.requests import ClientDisconnect
 
 from snapqueue_core.aws import AwsClients, error_code
 from snapqueue_core.logs import bind_image_id
@@ -27,7 +28,13 @@ from snapqueue_core.schemas import (
 from snapqueue_core.store import ImageStore
 from snapqueue_core.urls import VariantUrls
 
-from .errors import ApiError, FileTooLargeError, ImageNotFoundError, InvalidCursorError
+from .errors import (
+    ApiError,
+    FileTooLargeError,
+    ImageNotFoundError,
+    InvalidCursorError,
+    InvalidMultipartError,
+)
 from .models import (
     ErrorInfo,
     ImageOut,
@@ -150,6 +157,9 @@ class UploadService:
         )
         try:
             received = await receive_file(headers, body, limits)
+        except ClientDisconnect as exc:
+            # Nobody will read the reply; say what happened in the logs and metrics.
+            raise InvalidMultipartError("The client disconnected during the upload.") from exc
         except ApiError:
             await self._drain(body)
             raise
