@@ -7,27 +7,57 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from aiobotocore.session import AioSession, get_session
 from websockets.asyncio.client import ClientConnection, connect
 
 from notifier_service.app import Notifier
 from notifier_service.settings import NotifierSettings
+from snapqueue_core.aws import open_clients
 from snapqueue_core.resources import bootstrap, declare
-from tests.notifier_service.helpers import TEST_OVERRIDES, Replica, Stack
+from tests.notifier_service.helpers import TEST_OVERRIDES, Replica, ServiceProcess, Stack
+
+
+@pytest.fixture(scope="session")
+def botocore_session() -> AioSession:
+    """One botocore session for the tests' clients and in-process replicas: each new
+    session parses the service models again, which dominated a replica's start-up."""
+    return get_session()
+
+
+@pytest.fixture(scope="session")
+def shared_tables() -> dict[str, str]:
+    """Table names created once per session (filled by the first ``stack``): imageIds are
+    unique, so tests never see each other's rows, and start-up stays quick."""
+    return {}
 
 
 @pytest.fixture
-async def stack(settings_factory: Callable[..., Any], aws: Callable[..., Any]) -> Stack:
-    """Uniquely named tables; the notifier needs no bucket or shared queue (presigning a
-    variant URL needs no bucket), and bootstrapping only the tables keeps tests quick."""
-    settings = settings_factory(NotifierSettings, **TEST_OVERRIDES)
-    clients = await aws(settings)
-    tables_only = replace(declare(settings), queues=(), buckets=())
-    await bootstrap(clients, tables_only, settings.aws_region)
-    return Stack(settings, clients)
+async def stack(
+    settings_factory: Callable[..., Any],
+    botocore_session: AioSession,
+    shared_tables: dict[str, str],
+) -> AsyncIterator[Stack]:
+    """Tables, clients and the worker's tools; each test has its own notify-queue prefix.
+
+    Only the two tables are bootstrapped: the notifier needs no bucket (presigning a
+    variant URL needs none) and no shared queue.
+    """
+    settings = settings_factory(NotifierSettings, **TEST_OVERRIDES, **shared_tables)
+    async with AsyncExitStack() as exit_stack:
+        clients = await open_clients(exit_stack, settings, botocore_session)
+        if not shared_tables:
+            tables_only = replace(declare(settings), queues=(), buckets=())
+            await bootstrap(clients, tables_only, settings.aws_region)
+            shared_tables.update(
+                images_table=settings.images_table,
+                connections_table=settings.connections_table,
+            )
+        yield Stack(settings, clients, botocore_session)
 
 
 @pytest.fixture
@@ -38,7 +68,7 @@ async def start_replica(stack: Stack) -> AsyncIterator[Callable[..., Awaitable[R
     async def start(**overrides: Any) -> Replica:
         values = {"replica_id": uuid.uuid4().hex[:12], "http_port": 0, **overrides}
         settings = NotifierSettings.from_env(**{**stack.settings.model_dump(), **values})
-        notifier = Notifier(settings)
+        notifier = Notifier(settings, stack.session)
         stop = asyncio.Event()
         task = asyncio.create_task(notifier.run(stop))
         ready = asyncio.create_task(notifier.ready.wait())
@@ -74,3 +104,19 @@ async def open_client() -> AsyncIterator[Callable[..., Awaitable[ClientConnectio
 
     yield open_
     await asyncio.gather(*(client.close() for client in opened), return_exceptions=True)
+
+
+@pytest.fixture
+async def service_process(stack: Stack) -> AsyncIterator[Callable[..., Awaitable[ServiceProcess]]]:
+    """Start ``python -m notifier_service`` subprocesses; killed at teardown if still up."""
+    started: list[ServiceProcess] = []
+
+    async def start(**settings: str) -> ServiceProcess:
+        service = ServiceProcess(stack, **settings)
+        started.append(service)
+        await service.start()
+        return service
+
+    yield start
+    for service in started:
+        await service.kill()

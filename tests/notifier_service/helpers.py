@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiobotocore.session import AioSession
 from websockets.asyncio.client import ClientConnection
 
 from notifier_service.app import Notifier
@@ -83,6 +86,7 @@ class Stack:
 
     settings: NotifierSettings
     clients: AwsClients
+    session: AioSession
 
     @property
     def images(self) -> ImageStore:
@@ -179,3 +183,73 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+class ServiceProcess:
+    """``python -m notifier_service`` in a subprocess, on the stack's tables."""
+
+    def __init__(self, stack: Stack, **settings: str) -> None:
+        self.replica_id = uuid.uuid4().hex[:12]
+        self.queue_name = f"{stack.settings.notify_queue_prefix}{self.replica_id}"
+        self.env = {
+            **os.environ,
+            "SNAPQUEUE_IMAGES_TABLE": stack.settings.images_table,
+            "SNAPQUEUE_CONNECTIONS_TABLE": stack.settings.connections_table,
+            "SNAPQUEUE_NOTIFY_QUEUE_PREFIX": stack.settings.notify_queue_prefix,
+            "SNAPQUEUE_REPLICA_ID": self.replica_id,
+            "SNAPQUEUE_HTTP_PORT": "0",
+            "SNAPQUEUE_NOTIFY_WAIT_SECONDS": "1",
+            **{f"SNAPQUEUE_{name.upper()}": value for name, value in settings.items()},
+        }
+        self.lines: list[str] = []
+        self.process: asyncio.subprocess.Process | None = None
+        self.port = 0
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "notifier_service",
+            env=self.env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read(listening))
+        self.port = await asyncio.wait_for(listening, 30)
+
+    async def _read(self, listening: asyncio.Future[int]) -> None:
+        assert self.process is not None
+        assert self.process.stderr is not None
+        async for raw in self.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            self.lines.append(line)
+            if not listening.done() and '"listening"' in line:
+                listening.set_result(int(json.loads(line)["port"]))
+        if not listening.done():
+            listening.set_exception(AssertionError("exited before listening:\n" + self.log))
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    async def wait(self, within: float = 30.0) -> int:
+        assert self.process is not None
+        code = await asyncio.wait_for(self.process.wait(), within)
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.wait()

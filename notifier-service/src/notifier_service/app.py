@@ -12,6 +12,7 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack, suppress
 
+from aiobotocore.session import AioSession
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
@@ -36,8 +37,11 @@ log = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: NotifierSettings, session: AioSession | None = None) -> None:
         self.settings = settings
+        # A shared botocore session saves parsing the service models again (tests start
+        # many replicas in one process); a service process lets open_clients make its own.
+        self._session = session
         self.metrics = Metrics()
         self.registry = Registry()
         self.ready = asyncio.Event()
@@ -53,7 +57,7 @@ class Notifier:
         """Serve until ``stop`` is set (or the task is cancelled), then shut down cleanly."""
         settings = self.settings
         async with AsyncExitStack() as stack:
-            clients = await open_clients(stack, settings)
+            clients = await open_clients(stack, settings, self._session)
             await wait_for_tables(clients, settings)
             queue_url = await create_replica_queue(clients.sqs, settings)
             self.queue_url = queue_url
