@@ -20,6 +20,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.failures import FailureGroup
 
 from devstack.stack import Stack
 
@@ -48,7 +49,7 @@ def fuzz_operation(operation: Any, mode: GenerationMode, base_url: str, examples
         response = case.call(base_url=base_url, timeout=30)
         try:
             case.validate_response(response, checks=CHECKS)
-        except AssertionError as exc:  # schemathesis' FailureGroup is an AssertionError
+        except (FailureGroup, AssertionError) as exc:
             failures.append(f"{operation.label} [{mode.value}] {case.method} {case.path}: {exc}")
 
     try:
