@@ -4,12 +4,17 @@ that stops reading cannot hold up anyone else."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from websockets.asyncio.client import ClientConnection
 
-from snapqueue_core.schemas import ImageError, ImageStatus, NotificationEvent
+from notifier_service.delivery import EventRenderer, latency_seconds
+from notifier_service.settings import NotifierSettings
+from snapqueue_core.schemas import ImageError, ImageStatus, NotificationEvent, StoredVariant
+from snapqueue_core.urls import VariantUrls
 from tests.notifier_service.helpers import (
     Replica,
     Stack,
@@ -106,3 +111,39 @@ async def test_a_client_that_stops_reading_does_not_delay_others(
     assert replica.notifier.registry.connection_count == 1
     # The test's end of the slow socket has megabytes it will never read: drop it too.
     slow.transport.abort()
+
+
+def test_latency_is_measured_from_emitted_at() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 1, 500_000, tzinfo=UTC)
+    assert latency_seconds("2026-01-01T12:00:00.000000Z", now) == 1.5
+    assert latency_seconds("2026-01-01T12:00:02.000000Z", now) == 0.0  # clock skew
+    assert latency_seconds("yesterday", now) is None
+    assert latency_seconds("2026-01-01T12:00:00", now) is None  # no zone: meaningless
+
+
+async def test_rendered_events_use_the_cdn_when_configured() -> None:
+    settings = NotifierSettings.from_env(cdn_base_url="https://cdn.example/")
+    renderer = EventRenderer(VariantUrls(s3_presign=None, settings=settings))
+    variant = StoredVariant(
+        key="processed/abc/thumbnail.jpg", width=2, height=1, content_type="image/jpeg", bytes=3
+    )
+    event = NotificationEvent(
+        type="imageProcessed",
+        image_id="a" * 32,
+        status=ImageStatus.COMPLETED,
+        variants={"thumbnail": variant},
+    )
+    assert json.loads(await renderer.render(event)) == {
+        "type": "imageProcessed",
+        "imageId": "a" * 32,
+        "status": "COMPLETED",
+        "variants": {
+            "thumbnail": {
+                "url": "https://cdn.example/processed/abc/thumbnail.jpg",
+                "width": 2,
+                "height": 1,
+                "contentType": "image/jpeg",
+                "bytes": 3,
+            }
+        },
+    }

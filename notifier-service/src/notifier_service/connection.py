@@ -153,7 +153,15 @@ class ConnectionHandler:
         self._metrics.registrations_made.inc()
         if record.status.is_terminal:
             event = NotificationEvent.terminal(record)
-            await self._sender.send(client, await self._renderer.render(event), kind=event.type)
+            try:
+                text = await self._renderer.render(event)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("could not render variant URLs", extra={"error": repr(exc)})
+                raise ServiceUnavailableError(
+                    "Registered, but the result could not be prepared; register again to get it.",
+                    image_id=image_id,
+                ) from exc
+            await self._sender.send(client, text, kind=event.type)
         else:
             text = encode(status_frame(image_id, record.status))
             await self._sender.send(client, text, kind="status")

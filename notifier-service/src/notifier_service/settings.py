@@ -99,8 +99,8 @@ class NotifierSettings(CoreSettings):
     )
     compression: bool = Field(
         False,
-        description="permessage-deflate; off because frames are small and it costs "
-        "tens of KB per connection.",
+        description="permessage-deflate; off because frames are small and every "
+        "compressed connection keeps zlib state in memory.",
     )
 
     @field_validator("replica_id", mode="before")
