@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from snapqueue_core.dynamo import to_item
 from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,
@@ -23,6 +24,7 @@ from snapqueue_core.store import (
     ImageStore,
     InvalidCursorError,
     StaleClaimError,
+    encode_cursor,
 )
 
 VARIANTS = {
@@ -144,7 +146,15 @@ async def test_gallery_pages_newest_first_without_gaps(store: ImageStore) -> Non
     assert seen == list(reversed(completed))
 
 
-@pytest.mark.parametrize("cursor", ["!!!", "e30", "eyJhIjoxfQ"])
+FOREIGN_PARTITION = encode_cursor(
+    to_item({"imageId": "0" * 32, "galleryPartition": "OTHER", "completedAt": "x"})
+)
+NOT_AN_IMAGE = encode_cursor(
+    to_item({"imageId": "../x", "galleryPartition": "COMPLETED", "completedAt": "x"})
+)
+
+
+@pytest.mark.parametrize("cursor", ["!!!", "e30", "eyJhIjoxfQ", FOREIGN_PARTITION, NOT_AN_IMAGE])
 async def test_foreign_cursors_are_refused(store: ImageStore, cursor: str) -> None:
     with pytest.raises(InvalidCursorError):
         await store.list_completed(limit=2, cursor=cursor)

@@ -17,7 +17,15 @@ from botocore.exceptions import ClientError
 
 from .aws import DynamoDBClient, error_code
 from .dynamo import from_item, to_attr, to_item
-from .schemas import ImageError, ImageRecord, ImageStatus, StoredVariant, isoformat, utcnow
+from .schemas import (
+    ImageError,
+    ImageRecord,
+    ImageStatus,
+    StoredVariant,
+    is_image_id,
+    isoformat,
+    utcnow,
+)
 from .settings import CoreSettings
 
 GALLERY_PARTITION = "COMPLETED"
@@ -74,6 +82,9 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         not isinstance(values, dict)
         or set(values) != expected
         or not all(isinstance(v, str) and len(v) < 200 for v in values.values())
+        # A cursor into another partition, or at no image, would start the query anywhere.
+        or values["galleryPartition"] != GALLERY_PARTITION
+        or not is_image_id(values["imageId"])
     ):
         raise InvalidCursorError("cursor is not one this API issued")
     return to_item(values)
