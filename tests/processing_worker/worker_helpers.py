@@ -96,7 +96,11 @@ async def statuses(clients: AwsClients, settings: WorkerSettings) -> dict[str, d
 
 
 async def wait_terminal(
-    clients: AwsClients, settings: WorkerSettings, image_ids: Iterable[str], within: float = 30
+    clients: AwsClients,
+    settings: WorkerSettings,
+    image_ids: Iterable[str],
+    within: float = 30,
+    poll: float = 0.3,
 ) -> dict[str, dict[str, Any]]:
     wanted = set(image_ids)
     deadline = time.monotonic() + within
@@ -108,7 +112,7 @@ async def wait_terminal(
         if time.monotonic() > deadline:
             missing = {i: items.get(i, {}).get("status") for i in wanted - set(done)}
             raise AssertionError(f"not terminal after {within}s: {list(missing.items())[:10]}")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(poll)
 
 
 TERMINAL = {ImageStatus.COMPLETED.value, ImageStatus.FAILED.value}
