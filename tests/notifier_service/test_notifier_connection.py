@@ -3,6 +3,7 @@ unregistration, malformed input, limits, and the cleanup of its routing rows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -136,6 +137,9 @@ async def test_unregister_stops_delivery(
     await send_json(client, {"action": "unregisterImage", "imageId": image_id})
     assert await recv_json(client) == {"type": "unregistered", "imageId": image_id}
     assert await stack.connections.for_image(image_id) == []
+    # Idempotent: unregistering again is acknowledged the same way.
+    await send_json(client, {"action": "unregisterImage", "imageId": image_id})
+    assert await recv_json(client) == {"type": "unregistered", "imageId": image_id}
     record = await stack.complete(image_id, token)
     # No row is left, so the publisher sends nowhere; and the replica has no local
     # registration either, which the direct send below proves.
@@ -293,3 +297,66 @@ async def test_idle_connection_is_closed(
     # A connection with registrations is not idle, however quiet.
     await assert_silent(waiting, 1.0)
     assert waiting.close_code is None
+
+
+async def test_keepalive_drops_a_peer_that_never_answers_pings(
+    stack: Stack, start_replica: Callable[..., Awaitable[Replica]], open_client: OpenClient
+) -> None:
+    replica = await start_replica(ping_interval=0.3, ping_timeout=0.3, close_timeout_seconds=0.5)
+    answering = await open_client(replica.ws_url)
+    await register(answering, await stack.new_image())
+    silent = await open_client(replica.ws_url)
+    image_id = await stack.new_image()
+    await register(silent, image_id)
+    # A vanished peer: it reads nothing, so it never answers a ping.
+    silent.transport.pause_reading()
+
+    async def dropped() -> bool:
+        return await stack.connections.for_image(image_id) == []
+
+    await eventually(dropped)
+    assert replica.notifier.registry.connection_count == 1
+    await assert_silent(answering, 1.0)  # pings answered: still open
+    assert answering.close_code is None
+    silent.transport.abort()
+
+
+async def test_registration_racing_the_worker_never_loses_the_result(
+    stack: Stack, replica: Replica, open_client: OpenClient
+) -> None:
+    """Register while the worker completes and publishes, in every order the scheduler
+    happens to produce: each image's terminal event arrives once or twice, never zero."""
+    client = await open_client(replica.ws_url)
+    claimed = [await stack.processing_image() for _ in range(12)]
+
+    async def worker(image_id: str, token: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        record = await stack.complete(image_id, token)
+        await stack.publish(NotificationEvent.terminal(record))
+
+    async def registrations() -> None:
+        for image_id, _ in claimed:
+            await send_json(client, {"action": "registerImage", "imageId": image_id})
+            await asyncio.sleep(0.01)
+
+    workers = [
+        worker(image_id, token, delay=0.012 * index)
+        for index, (image_id, token) in enumerate(claimed)
+    ]
+    await asyncio.gather(registrations(), *workers)
+    terminal: dict[str, int] = {}
+    while len(terminal) < len(claimed):
+        frame = await recv_json(client)
+        if frame["type"] == "imageProcessed":
+            terminal[frame["imageId"]] = terminal.get(frame["imageId"], 0) + 1
+    # Late duplicates (the "twice" case) may still be on their way; collect them.
+    try:
+        while True:
+            frame = await recv_json(client, within=1.0)
+            if frame["type"] == "imageProcessed":
+                terminal[frame["imageId"]] += 1
+    except TimeoutError:
+        pass
+    assert set(terminal) == {image_id for image_id, _ in claimed}
+    assert set(terminal.values()) <= {1, 2}
+    print(f"\nduplicates seen: {sum(1 for n in terminal.values() if n == 2)} of {len(terminal)}")
