@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -58,3 +59,22 @@ async def test_sigterm_closes_sockets_with_1001_deletes_the_queue_and_exits_0(
     for image_id in images:
         assert await stack.connections.for_image(image_id) == []
     assert '"replica queue deleted"' in service.log
+
+
+async def test_a_taken_port_exits_1_and_leaves_no_queue(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        service = ServiceProcess(stack, http_port=str(taken.getsockname()[1]))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "notifier_service",
+            env=service.env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1, stderr.decode()
+    assert b"could not listen" in stderr
+    with pytest.raises(ClientError):
+        await stack.clients.sqs.get_queue_url(QueueName=service.queue_name)

@@ -38,6 +38,10 @@ def main() -> None:
     except StartupError as exc:
         log.error("startup failed", extra={"error": str(exc)})
         sys.exit(1)
+    except OSError as exc:
+        # Typically the port is taken.
+        log.error("could not listen", extra={"error": str(exc), "port": settings.http_port})
+        sys.exit(1)
     log.info("stopped")
 
 

@@ -13,6 +13,7 @@ import logging
 from contextlib import AsyncExitStack, suppress
 
 from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
@@ -64,8 +65,19 @@ class Notifier:
             try:
                 await self._serve(clients, queue_url, stop)
             finally:
-                await delete_replica_queue(clients.sqs, queue_url)
-                log.info("replica queue deleted", extra={"queueUrl": queue_url})
+                await self._delete_queue(clients, queue_url)
+
+    async def _delete_queue(self, clients: AwsClients, queue_url: str) -> None:
+        try:
+            await delete_replica_queue(clients.sqs, queue_url)
+        except (ClientError, BotoCoreError) as exc:
+            # SQS queues never expire by themselves: say loudly which one is left behind.
+            log.error(
+                "could not delete the replica queue; delete it by hand",
+                extra={"queueUrl": queue_url, "error": repr(exc)},
+            )
+            return
+        log.info("replica queue deleted", extra={"queueUrl": queue_url})
 
     async def _serve(self, clients: AwsClients, queue_url: str, stop: asyncio.Event) -> None:
         settings = self.settings
