@@ -9,13 +9,13 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 from snapqueue_core.aws import AwsClients, SQSClient, error_code
+from snapqueue_core.publisher import GONE_QUEUE_CODES
 
 from .errors import StartupError
 from .settings import NotifierSettings
 
 log = logging.getLogger(__name__)
 
-GONE_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 EXISTING_QUEUE_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
 STARTUP_RETRY_SECONDS = 0.5
 

@@ -17,7 +17,7 @@ from .store import ConnectionStore
 
 log = logging.getLogger(__name__)
 
-_GONE_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+GONE_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class NotificationPublisher:
@@ -51,7 +51,7 @@ class NotificationPublisher:
             await self._sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         except ClientError as exc:
             # A replica that died leaves rows behind until their TTL; its queue is gone.
-            if error_code(exc) in _GONE_QUEUE_CODES:
+            if error_code(exc) in GONE_QUEUE_CODES:
                 return False
             raise
         return True
