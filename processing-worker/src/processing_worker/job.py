@@ -152,20 +152,21 @@ class Job:
         if not event.event_name.startswith("ObjectCreated"):
             return result_of(Disposition.DELETE, "ignored_event")
         image_id = image_id_from_upload_key(event.key)
-        if image_id is not None:
-            record = await self.ctx.store.get(image_id)
-            if record is None:
-                return await self.drop_orphan(event, "no record for this upload")
-        elif event.key.startswith(IMPORT_PREFIX) and not event.key.endswith("/"):
-            image_id = import_image_id(event.key, event.etag)
-            await self.ensure_import_record(image_id, event)
-        elif event.key.startswith(UPLOAD_PREFIX):
-            return await self.drop_orphan(event, "not an issued upload key")
-        else:
-            log.warning("dropping event for an unexpected key", extra={"key": event.key})
-            return result_of(Disposition.DELETE, "ignored_key")
+        if image_id is None:
+            if event.key.startswith(IMPORT_PREFIX) and not event.key.endswith("/"):
+                image_id = import_image_id(event.key, event.etag)
+                await self.ensure_import_record(image_id, event)
+            elif event.key.startswith(UPLOAD_PREFIX):
+                return await self.drop_orphan(event, "not an issued upload key")
+            else:
+                log.warning("dropping event for an unexpected key", extra={"key": event.key})
+                return result_of(Disposition.DELETE, "ignored_key")
+        # For uploads/{imageId}, the claim itself finds out whether a record was issued.
         with bind_image_id(image_id):
-            return await self.process(image_id, event)
+            result = await self.process(image_id, event)
+        if result.outcome == "no_record":
+            return await self.drop_orphan(event, "no record for this upload")
+        return result
 
     async def drop_orphan(self, event: S3ObjectEvent, reason: str) -> JobResult:
         """Nothing is processed that the upload-service did not issue; the object goes."""
@@ -229,7 +230,7 @@ class Job:
 
     async def claim_rejected(self, image_id: str, record: ImageRecord | None) -> JobResult:
         if record is None:
-            return result_of(Disposition.DELETE, "orphan")
+            return result_of(Disposition.DELETE, "no_record")
         if record.status.is_terminal:
             # A duplicate delivery: never process again, but the client may have missed
             # the terminal event, so send it again.

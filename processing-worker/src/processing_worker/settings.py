@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from snapqueue_core.settings import CoreSettings
 
@@ -25,44 +25,80 @@ class Preset(BaseModel):
     height: int = Field(gt=0, le=8192)
 
 
-def _default_concurrency() -> int:
-    return os.cpu_count() or 1
-
-
 class WorkerSettings(CoreSettings):
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8002, ge=0, le=65535)
+    http_host: str = Field(default="127.0.0.1", description="Health/metrics HTTP bind address.")
+    http_port: int = Field(
+        default=8002, ge=0, le=65535, description="Health/metrics HTTP port (0: any free port)."
+    )
+    concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        validate_default=True,
+        description="Jobs in flight at once, one Pillow thread each; 0: one per CPU.",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="Largest image accepted (width × height, read from the header).",
+    )
+    max_frames: int = Field(
+        default=1000, ge=1, description="Most frames accepted in an animation or multi-page file."
+    )
+    thumbnail_preset: Preset = Field(
+        default=Preset(width=256, height=256),
+        description="Thumbnail: centred crop to this aspect, scaled down to this size (JSON).",
+    )
+    resized_preset: Preset = Field(
+        default=Preset(width=1024, height=1024),
+        description="Resized (and grayscale): fit within this box, never enlarged (JSON).",
+    )
+    output_format: OutputFormat = Field(
+        default="auto",
+        description="Variant format: auto (JPEG, PNG with alpha), jpeg, png, webp or avif.",
+    )
+    jpeg_quality: int = Field(default=85, ge=1, le=95, description="JPEG variant quality.")
+    webp_quality: int = Field(default=80, ge=1, le=100, description="WebP variant quality.")
+    avif_quality: int = Field(default=60, ge=1, le=100, description="AVIF variant quality.")
+    png_compress_level: int = Field(
+        default=6, ge=0, le=9, description="PNG variant zlib level (speed vs size)."
+    )
+    store_gps_coordinates: bool = Field(
+        default=False,
+        description="Record EXIF GPS coordinates (personal data); else only gpsPresent.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        description="On SIGTERM, how long in-flight jobs may finish (below ECS's 30 s).",
+    )
+    heartbeat_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often a running job extends its message visibility and record lease.",
+    )
+    receive_wait_seconds: int = Field(
+        default=20, ge=0, le=20, description="SQS long-poll wait per receive."
+    )
+    retry_visibility_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=43200,
+        description="After a transient failure, the message returns after this long.",
+    )
+    download_chunk_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Chunk size when streaming an upload to disk."
+    )
+    liveness_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="/healthz fails when the receive loop has not ticked for this long.",
+    )
 
-    # Jobs in flight at once; each runs its Pillow work on one thread of the pool.
-    concurrency: int = Field(default_factory=_default_concurrency, ge=1, le=64)
-
-    # Decompression-bomb limits, checked from the header before anything is decoded.
-    max_pixels: int = Field(default=50_000_000, gt=0)
-    max_frames: int = Field(default=1000, ge=1)
-
-    thumbnail_preset: Preset = Preset(width=256, height=256)
-    resized_preset: Preset = Preset(width=1024, height=1024)
-
-    output_format: OutputFormat = "auto"
-    jpeg_quality: int = Field(default=85, ge=1, le=95)
-    webp_quality: int = Field(default=80, ge=1, le=100)
-    avif_quality: int = Field(default=60, ge=1, le=100)
-    png_compress_level: int = Field(default=6, ge=0, le=9)
-
-    # GPS coordinates are personal data: only "gpsPresent" is recorded unless allowed.
-    store_gps_coordinates: bool = False
-
-    # Must stay below ECS's 30 s stop timeout so in-flight jobs finish before SIGKILL.
-    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
-    # How often a running job extends its message's visibility and its record's lease.
-    heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
-    receive_wait_seconds: int = Field(default=20, ge=0, le=20)
-    # After a transient failure the message comes back this soon rather than after the
-    # full visibility timeout.
-    retry_visibility_seconds: int = Field(default=10, ge=0, le=43200)
-    download_chunk_bytes: int = Field(default=1024 * 1024, gt=0)
-    # /healthz fails when the receive loop has not ticked for this long.
-    liveness_timeout_seconds: float = Field(default=120.0, gt=0)
+    @field_validator("concurrency", mode="after")
+    @classmethod
+    def _default_concurrency(cls, value: int) -> int:
+        return value or os.cpu_count() or 1
 
     @property
     def lease_seconds(self) -> int:
