@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from worker_helpers import FAST, running_worker, upload, wait_terminal
 
@@ -15,6 +16,9 @@ from processing_worker import decode
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
 from processing_worker.settings import WorkerSettings
+
+# Pillow warns about the corpus's damaged files (that is what they are for).
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 SPECIFIC_CODES = {

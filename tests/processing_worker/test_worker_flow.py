@@ -279,3 +279,17 @@ async def test_stop_drains_in_flight_jobs(resources_factory: Any, concurrency: i
             await asyncio.sleep(0.05)
     # Leaving the context stopped the worker: the job had to finish first.
     assert (await raw_item(clients, settings, image_id))["status"] == "COMPLETED"
+
+
+async def test_real_size_is_checked_while_downloading(resources_factory: Any) -> None:
+    """The declared size is the browser's word; the downloaded bytes are what count."""
+    settings, clients = await resources_factory(
+        WorkerSettings, concurrency=1, max_upload_bytes=2000, **FAST
+    )
+    async with running_worker(settings):
+        noisy = io.BytesIO()
+        Image.effect_noise((200, 200), 90).save(noisy, "PNG")
+        image_id = await upload(clients, settings, noisy.getvalue())
+        record = (await wait_terminal(clients, settings, [image_id]))[image_id]
+    assert record["status"] == "FAILED"
+    assert record["error"]["code"] == "file_too_large"
