@@ -136,7 +136,7 @@ class Job:
         except Exception as exc:
             # Before a claim (a throttled read, say) or while re-sending a terminal
             # event: nothing is lost by trying the whole message again.
-            log.warning("message failed; will retry", extra={"error": repr(exc)})
+            log.warning("message failed; will retry", exc_info=True, extra={"error": repr(exc)})
             return result_of(Disposition.RETRY, "retry")
         # One record per message in practice; if several, the most cautious choice wins.
         for disposition in (Disposition.RETRY, Disposition.DEFER):
