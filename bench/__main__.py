@@ -8,18 +8,24 @@ runs everything at a tiny size into a temporary directory (or ``--out``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import machine, report
 from .inputs import ensure_input
 from .pipelines import Box
 from .profile import FULL, SMOKE, Profile
+
+if TYPE_CHECKING:
+    from devstack.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("transform", "e2e", "notifier", "upload")
@@ -60,23 +66,37 @@ def run_stack_benchmarks(
     )
     if not services:
         return
+    spec = next(s for s in profile.inputs if s.name == profile.e2e_input)
+    box = Box(profile.resized_box, profile.thumbnail_side)
+    benchmarks: dict[str, Callable[[Stack], dict[str, Any]]] = {
+        "upload": lambda stack: upload.run(stack, profile, log),
+        "e2e": lambda stack: e2e.run(
+            stack,
+            ensure_input(spec),
+            profile.e2e_levels,
+            profile.e2e_uploads_per_level,
+            box,
+            log,
+            profile.e2e_extra_worker_concurrency,
+        ),
+        "notifier": lambda stack: notifier.run(stack, profile, log),
+    }
     log(f"starting the embedded stack: emulator, {', '.join(services)}")
     with bench_stack(services, workdir) as stack:
         # Quick ones first; the notifier's 10k sockets last.
-        if "upload" in selected:
-            results["upload"] = upload.run(stack, profile, log)
-        if "e2e" in selected:
-            spec = next(s for s in profile.inputs if s.name == profile.e2e_input)
-            results["e2e"] = e2e.run(
-                stack,
-                ensure_input(spec),
-                profile.e2e_levels,
-                profile.e2e_uploads_per_level,
-                Box(profile.resized_box, profile.thumbnail_side),
-                log,
-            )
-        if "notifier" in selected:
-            results["notifier"] = notifier.run(stack, profile, log)
+        for name, benchmark in benchmarks.items():
+            if name in selected:
+                attempt(name, functools.partial(benchmark, stack), results)
+
+
+def attempt(name: str, benchmark: Callable[[], dict[str, Any]], results: dict[str, Any]) -> None:
+    """Run one benchmark; a failure is recorded and the others still run."""
+    try:
+        results[name] = benchmark()
+    except Exception as exc:
+        log(f"{name} FAILED:\n{traceback.format_exc()}")
+        results.pop(name, None)
+        results.setdefault("failures", {})[name] = repr(exc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     if results_path.exists() and set(args.only) != set(BENCHMARKS):
         results = json.loads(results_path.read_text())
+    results.pop("failures", None)
     results["machine"] = machine.describe()
     results["smoke"] = profile.smoke
     loads: dict[str, list[float]] = {"start": machine.load_average()}
@@ -98,15 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     if "transform" in args.only:
         from . import transform
 
-        results["transform"] = transform.run(profile, log)
+        attempt("transform", lambda: transform.run(profile, log), results)
         loads["end of transform"] = machine.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    try:
-        run_stack_benchmarks(args.only, profile, results, workdir)
-    except BaseException:
-        log(f"failed; service logs kept in {workdir}")
-        raise
-    shutil.rmtree(workdir, ignore_errors=True)
+    run_stack_benchmarks(args.only, profile, results, workdir)
+    if results.get("failures"):
+        log(f"service logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     loads["end"] = machine.load_average()
     results["load"] = loads
     results["seconds"] = time.perf_counter() - started
@@ -115,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
     path = report.write(results, out_dir, profile.key_input, profile.smoke)
     log(f"wrote {path} in {results['seconds']:.0f} s")
-    return 0
+    return 1 if results.get("failures") else 0
 
 
 if __name__ == "__main__":

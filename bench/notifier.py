@@ -285,6 +285,7 @@ async def direct_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, 
         env=stack.env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        limit=64 * 2**20,  # the answer lists every send time
     )
     stdin, stdout = child.stdin, child.stdout
     assert stdin is not None

@@ -221,7 +221,9 @@ def _transform_section(results: dict[str, Any], key: str) -> list[str]:
                     _fmt(row["mp_per_s"][name]),
                     f"{row['median_s']['naive'] / seconds:.2f}×",
                     f"{row['median_s']['pyvips'] / seconds:.2f}×",
-                    "reference" if psnr is None else _fmt(psnr, 2),
+                    "∞ (identical)"
+                    if psnr is None and name != "naive"
+                    else ("reference" if psnr is None else _fmt(psnr, 2)),
                     _fmt(row["rss_increase_bytes"][name] / MB),
                 ]
             )
@@ -335,6 +337,17 @@ def _e2e_section(results: dict[str, Any]) -> list[str]:
         f"of **{results['overhead_pct']:.0f}%**.",
         "",
     ]
+    extra = results.get("extra_worker_concurrency")
+    if extra:
+        stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in extra["stages_s"].items())
+        lines += [
+            f"Same {extra['concurrency']} tabs with the worker restarted at "
+            f"`SNAPQUEUE_CONCURRENCY={extra['worker_concurrency']}` (jobs in flight; the "
+            f"default is the core count): **{extra['images_per_s']:.2f} images/s** "
+            f"(overhead {extra['overhead_pct']:.0f}%), p50 {extra['latency_ms']['p50']:.0f} ms, "
+            f"p99 {extra['latency_ms']['p99']:.0f} ms; stages: {stages}.",
+            "",
+        ]
     return lines
 
 
@@ -438,6 +451,8 @@ def write(results: dict[str, Any], out_dir: Path, key: str, smoke: bool) -> Path
     ]
     if smoke:
         lines += ["**Smoke run: tiny inputs and durations; these numbers mean nothing.**", ""]
+    for name, error in results.get("failures", {}).items():
+        lines += [f"**The {name} benchmark failed in this run:** `{error}`", ""]
     lines += _summary(results, key)
     if "transform" in results:
         lines += _transform_section(results["transform"], key)

@@ -8,9 +8,9 @@ how far the run raised the process's peak RSS.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -21,8 +21,23 @@ import numpy as np
 from .pipelines import FACTORIES, Box
 
 
-def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+def _status_bytes(field: str) -> int:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux ≥ 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def measure_time(args: dict[str, Any]) -> dict[str, Any]:
@@ -54,10 +69,13 @@ def measure_rss(args: dict[str, Any]) -> dict[str, Any]:
     box = Box(**args["box"])
     run = FACTORIES[args["pipeline"]](box)
     run(args["warmup_input"], False)  # imports, plugin registration, lazy caches
-    before = _peak_rss_bytes()
+    gc.collect()
+    # Not getrusage's ru_maxrss: Linux carries it over from the parent across fork and
+    # exec, so a child of a big parent would report the parent's peak.
+    before = _status_bytes("VmRSS") if _reset_peak() else _status_bytes("VmHWM")
     run(args["input"], False)
-    after = _peak_rss_bytes()
-    return {"baseline": before, "peak": after, "increase": after - before}
+    after = _status_bytes("VmHWM")
+    return {"baseline": before, "peak": after, "increase": max(0, after - before)}
 
 
 def main() -> None:
