@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,7 +95,11 @@ def run_figures(
             latencies.append(max(first - outcome.uploaded, 0.0) * 1000)
             ends.append(first)
     elapsed = (max(ends) - run.started) if ends else None
-    duplicates = sum(max(len(seen) - 1, 0) for seen in pool.terminal.values())
+    # The same terminal event received twice by the same client (at-least-once delivery).
+    per_client = Counter(
+        (image_id, index) for image_id, seen in pool.terminal.items() for index, _, _ in seen
+    )
+    duplicates = sum(n - 1 for n in per_client.values())
 
     def ms(value: float | None) -> float | None:
         return round(value, 1) if value is not None else None
@@ -108,7 +113,8 @@ def run_figures(
         "statuses": statuses,
         "http_status_counts": dict(sorted(run.statuses.items())),
         "http_5xx": run.server_errors,
-        "terminal_events_received": len(latencies),
+        "clients_per_image": pool.watchers,
+        "terminal_events_received": sum(per_client.values()),
         "duplicate_terminal_events": duplicates,
         "ws_reconnects": pool.reconnects,
         "elapsed_seconds": round(elapsed, 2) if elapsed else None,

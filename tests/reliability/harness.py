@@ -180,18 +180,25 @@ def _register(image_id: str) -> str:
 class WsPool:
     """Clients sharing the registrations; every terminal event is recorded per image."""
 
-    def __init__(self, url: str, size: int, origin: str | None = None) -> None:
+    def __init__(
+        self, url: str, size: int, origin: str | None = None, *, watchers: int = 1
+    ) -> None:
+        """``watchers``: how many clients (browser tabs) register for each image."""
+        if not 1 <= watchers <= size:
+            raise ValueError("watchers must be between 1 and the pool size")
         self.url = url
         self.origin = origin
+        self.watchers = watchers
         self.clients = [WsClient(self, i) for i in range(size)]
         self.frames: list[Frame] = []
         self.error_frames: list[tuple[int, dict[str, Any]]] = []
         self.protocol_errors: list[str] = []
         # image → (client index, frame type, time) for every terminal frame received
         self.terminal: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
-        self.owner: dict[str, int] = {}
+        self.owners: dict[str, frozenset[int]] = {}
         self.registered_at: dict[str, float] = {}
         self._done: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._background: set[asyncio.Task[None]] = set()
         self.closing = False
 
     async def __aenter__(self) -> WsPool:
@@ -220,24 +227,32 @@ class WsPool:
         return sum(max(c.connects - 1, 0) for c in self.clients)
 
     async def register(self, image_id: str, within: float = 60.0) -> None:
-        client = min(self.clients, key=lambda c: len(c.watching))
-        self.owner[image_id] = client.index
+        """Register ``image_id`` on the ``watchers`` least busy clients; wait for the acks."""
+        chosen = sorted(self.clients, key=lambda c: len(c.watching))[: self.watchers]
+        self.owners[image_id] = frozenset(c.index for c in chosen)
         self.registered_at[image_id] = time.monotonic()
-        await client.register(image_id, within)
+        await asyncio.gather(*(client.register(image_id, within) for client in chosen))
+
+    def seen_by(self, image_id: str) -> set[int]:
+        return {index for index, _, _ in self.terminal.get(image_id, [])}
 
     def on_terminal(self, client: WsClient, image_id: str, data: dict[str, Any], at: float) -> None:
         self.terminal[image_id].append((client.index, str(data.get("type")), at))
-        if self.owner.get(image_id) == client.index:
+        owners = self.owners.get(image_id, frozenset())
+        if owners and owners <= self.seen_by(image_id):
             self._done[image_id].set()
         if image_id in client.watching:
             client.watching.discard(image_id)
             # Frees the slot (registrations per connection are capped).
             unregister = json.dumps({"action": "unregisterImage", "imageId": image_id})
-            asyncio.get_running_loop().create_task(client.send(unregister))
+            task = asyncio.get_running_loop().create_task(client.send(unregister))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def first_terminal(self, image_id: str) -> float | None:
-        owner = self.owner.get(image_id)
-        times = [at for index, _, at in self.terminal.get(image_id, []) if index == owner]
+        """When the first of the image's clients heard it was done."""
+        owners = self.owners.get(image_id, frozenset())
+        times = [at for index, _, at in self.terminal.get(image_id, []) if index in owners]
         return min(times) if times else None
 
     async def wait_terminal_count(self, count: int, within: float) -> bool:
@@ -249,7 +264,7 @@ class WsPool:
         return await poll_until(reached, within, interval=0.05)
 
     async def wait_terminal(self, image_ids: Iterable[str], within: float) -> set[str]:
-        """Wait until each image's client saw its terminal event; return those that did not."""
+        """Wait until every client of each image saw its terminal event; return the others."""
         ids = list(image_ids)
         deadline = time.monotonic() + within
         for image_id in ids:
@@ -581,6 +596,6 @@ def tails(stack: Stack, lines: int = 15) -> str:
     )
 
 
-def pool_size(uploads: int) -> int:
+def pool_size(uploads: int, watchers: int = 1) -> int:
     """Enough connections that none nears the notifier's per-connection registration cap."""
-    return max(4, -(-uploads // 50))
+    return max(4, -(-uploads * watchers // 50))

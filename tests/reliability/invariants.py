@@ -37,9 +37,8 @@ def delivery_problems(pool: WsPool, records: dict[str, ImageRecord | None]) -> l
     """Each registered client got its terminal event; every copy agrees with the record."""
     problems = []
     for image_id, record in sorted(records.items()):
-        owner = pool.owner.get(image_id)
         seen = pool.terminal.get(image_id, [])
-        if owner is not None and not any(index == owner for index, _, _ in seen):
+        for owner in sorted(pool.owners.get(image_id, frozenset()) - pool.seen_by(image_id)):
             problems.append(f"{image_id}: client {owner} never got a terminal event")
         if record is None or record.status.value not in TYPE_FOR_STATUS:
             continue

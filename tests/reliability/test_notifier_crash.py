@@ -1,8 +1,9 @@
 """Notifier crash: kill it (SIGKILL) and later stop it (SIGTERM) under load, restart it each time.
 
-Clients reconnect with backoff and register their pending images again; the notifier then
-sends the current state of anything that finished meanwhile. No client misses its terminal
-event; some see one twice (they dedup by imageId).
+Each image has two clients (two browser tabs). They reconnect with backoff and register
+their pending images again; the notifier then sends the current state of anything that
+finished meanwhile. No client misses its terminal event; some see one twice (they dedup by
+imageId).
 
 Modest: 30 uploads. ``--full``: 200.
 """
@@ -40,7 +41,7 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
 
     async with (
         Inspector(stack) as inspector,
-        WsPool(stack.ws_url, pool_size(uploads), origin=ALLOWED_ORIGIN) as pool,
+        WsPool(stack.ws_url, pool_size(uploads, 2), ALLOWED_ORIGIN, watchers=2) as pool,
         RssSampler(stack, SERVICES) as rss,
     ):
         uploading = asyncio.create_task(

@@ -1,7 +1,8 @@
 """Worker crash: SIGKILL the worker at three random moments mid-run and restart it.
 
 Every image still ends COMPLETED or FAILED exactly once, no variant set is written twice
-under different keys, and every client registered for an image gets its terminal event.
+under different keys, and every client registered for an image (two per image, like two
+browser tabs) gets its terminal event.
 A killed worker's message reappears after the (short) visibility timeout and its record's
 lease, of the same length, lets the restarted worker take the image over.
 
@@ -47,7 +48,7 @@ async def test_worker_sigkilled_three_times_loses_nothing(stack: Stack, full_siz
 
     async with (
         Inspector(stack) as inspector,
-        WsPool(stack.ws_url, pool_size(uploads), origin=ALLOWED_ORIGIN) as pool,
+        WsPool(stack.ws_url, pool_size(uploads, 2), ALLOWED_ORIGIN, watchers=2) as pool,
         RssSampler(stack, SERVICES) as rss,
     ):
         uploading = asyncio.create_task(
