@@ -81,10 +81,19 @@ async def raw_item(clients: AwsClients, settings: WorkerSettings, image_id: str)
     return from_item(response["Item"]) if "Item" in response else {}
 
 
-async def statuses(clients: AwsClients, settings: WorkerSettings) -> dict[str, dict[str, Any]]:
-    """Every record of the test's own table (a Scan is fine in a test)."""
+async def statuses(
+    clients: AwsClients, settings: WorkerSettings, *, brief: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Every record of the test's own table (a Scan is fine in a test).
+
+    ``brief`` fetches only id and status: parsing hundreds of full records on every poll
+    would starve the in-process worker sharing this event loop.
+    """
     items: dict[str, dict[str, Any]] = {}
     request: dict[str, Any] = {"TableName": settings.images_table}
+    if brief:
+        request["ProjectionExpression"] = "imageId, #s"
+        request["ExpressionAttributeNames"] = {"#s": "status"}
     while True:
         response = await clients.dynamodb.scan(**request)
         for item in response.get("Items", []):
@@ -102,15 +111,17 @@ async def wait_terminal(
     within: float = 30,
     poll: float = 0.3,
 ) -> dict[str, dict[str, Any]]:
+    """Wait until every image is COMPLETED or FAILED; return their full records."""
     wanted = set(image_ids)
     deadline = time.monotonic() + within
     while True:
-        items = await statuses(clients, settings)
-        done = {i: items[i] for i in wanted if items.get(i, {}).get("status") in TERMINAL}
-        if len(done) == len(wanted):
-            return done
+        items = await statuses(clients, settings, brief=True)
+        done = {i for i in wanted if items.get(i, {}).get("status") in TERMINAL}
+        if done == wanted:
+            full = await statuses(clients, settings)
+            return {i: full[i] for i in wanted}
         if time.monotonic() > deadline:
-            missing = {i: items.get(i, {}).get("status") for i in wanted - set(done)}
+            missing = {i: items.get(i, {}).get("status") for i in wanted - done}
             raise AssertionError(f"not terminal after {within}s: {list(missing.items())[:10]}")
         await asyncio.sleep(poll)
 
