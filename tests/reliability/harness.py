@@ -383,20 +383,26 @@ async def run_uploads(
     request_timeout: float = 60.0,
     retry_unavailable: float = 0.0,
     on_progress: Callable[[int], Awaitable[None]] | None = None,
+    rate: float | None = None,
 ) -> UploadRun:
-    """Upload ``items`` at ``concurrency``; every request has ``request_timeout``."""
+    """Upload ``items`` at ``concurrency`` (and at most ``rate`` starts per second).
+
+    Every request has ``request_timeout``.
+    """
     run = UploadRun(started=time.monotonic())
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as http:
 
-        async def one(item: UploadItem) -> None:
+        async def one(index: int, item: UploadItem) -> None:
+            if rate:
+                await asyncio.sleep(max(0.0, run.started + index / rate - time.monotonic()))
             async with gate:
                 await upload_one(http, api, pool, item, run, retry_unavailable=retry_unavailable)
             if on_progress is not None:
                 await on_progress(len(run.outcomes))
 
-        await asyncio.gather(*(one(item) for item in items))
+        await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
     run.finished = time.monotonic()
     return run
 
@@ -508,6 +514,12 @@ class Inspector:
         return int(values["ApproximateNumberOfMessages"]) + int(
             values["ApproximateNumberOfMessagesNotVisible"]
         )
+
+    async def replica_queues(self) -> list[str]:
+        """The notifier replicas' own queues that exist right now."""
+        response = await self.aws.sqs.list_queues(QueueNamePrefix=self.settings.notify_queue_prefix)
+        urls: list[str] = response.get("QueueUrls", [])
+        return urls
 
     async def dlq_depth(self) -> int:
         return await self.queue_depth(self.settings.upload_dlq)

@@ -5,7 +5,7 @@ their pending images again; the notifier then sends the current state of anythin
 finished meanwhile. No client misses its terminal event; some see one twice (they dedup by
 imageId).
 
-Modest: 30 uploads. ``--full``: 200.
+Modest: 40 uploads. ``--full``: 200.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from tests.reliability.invariants import pipeline_problems, summarize
 
 @pytest.mark.timeout(900)
 async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size: bool) -> None:
-    uploads, concurrency = (200, 10) if full_size else (30, 3)
+    # Paced, so that the load is still running when the second fault comes.
+    uploads, concurrency, rate = (200, 10, 10.0) if full_size else (40, 4, 4.0)
     notifier = stack.processes["notifier"]
     faults: list[dict[str, Any]] = []
 
@@ -45,11 +46,16 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
         RssSampler(stack, SERVICES) as rss,
     ):
         uploading = asyncio.create_task(
-            run_uploads(stack.url("upload"), pool, jpeg_items(uploads), concurrency)
+            run_uploads(stack.url("upload"), pool, jpeg_items(uploads), concurrency, rate=rate)
         )
-        for kind, share in (("SIGKILL", 3), ("SIGTERM", 3 / 2)):
-            reached = await pool.wait_terminal_count(int(uploads / share), within=180)
-            assert reached, f"stuck before the {kind}\n{tails(stack)}"
+        for kind in ("SIGKILL", "SIGTERM"):
+            if kind == "SIGKILL":
+                reached = await pool.wait_terminal_count(uploads // 4, within=180)
+                assert reached, f"stuck before the {kind}\n{tails(stack)}"
+            else:
+                # Right after the clients are back, while the load is still running.
+                await asyncio.sleep(0.5)
+            queues_before = len(await inspector.replica_queues())
             faults.append({"fault": kind, "after_terminal_events": len(pool.terminal)})
             if kind == "SIGKILL":
                 notifier.kill()
@@ -63,6 +69,11 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
             notifier.restart()
             await asyncio.to_thread(notifier.wait_healthy, 60)
             await pool.wait_connected(within=30)
+            # A graceful stop deletes its replica queue; a killed replica leaves it behind
+            # (its messages expire with the queue's retention).
+            faults[-1]["replica_queues_added"] = (
+                len(await inspector.replica_queues()) - queues_before
+            )
         run = await uploading
         assert not run.failures(), [o.error for o in run.failures()][:10]
         missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
@@ -91,5 +102,8 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
     # Every client lost its connection twice and came back.
     assert pool.reconnects >= 2 * len(pool.clients), pool.reconnects
     # A graceful stop exits 0 and closes sockets with 1001 (going away).
+    # Both faults hit a running load, not a finished one.
+    assert all(f["after_terminal_events"] < uploads for f in faults), faults
     assert faults[1]["exit_code"] == 0, faults
+    assert faults[1]["replica_queues_added"] == 0, faults
     assert any(code == 1001 for client in pool.clients for _, code in client.closes)
