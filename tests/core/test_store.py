@@ -174,3 +174,16 @@ async def test_connection_rows(resources_factory: Any) -> None:
     assert sorted(await connections.for_image(image_id), key=lambda r: r.connection_id) == rows
     await connections.delete(image_id, "conn-0")
     assert {r.connection_id for r in await connections.for_image(image_id)} == {"conn-1", "conn-2"}
+
+
+async def test_release_lets_the_next_delivery_claim_at_once(store: ImageStore) -> None:
+    record = new_record()
+    await store.create(record)
+    first = await store.claim(record.image_id, "first", lease_seconds=600)
+    assert first.attempts == 1
+    assert first.lease_until is not None
+    await store.release(record.image_id, "first")
+    second = await store.claim(record.image_id, "second", lease_seconds=600)
+    assert second.attempts == 2
+    with pytest.raises(StaleClaimError):
+        await store.release(record.image_id, "first")

@@ -331,7 +331,7 @@ class Job:
         """Let the next delivery claim at once instead of after the lease (best effort)."""
         try:
             async with asyncio.timeout(2):
-                await self.ctx.store.extend_lease(image_id, token, -1)
+                await self.ctx.store.release(image_id, token)
         except (StaleClaimError, ClientError, TimeoutError, OSError) as exc:
             log.info("lease not released", extra={"error": repr(exc)})
 

@@ -80,6 +80,10 @@ class ImageRecord(CamelModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: ImageError | None = None
     origin: Literal["upload", "import"] = "upload"
+    # Bookkeeping of processing: how many claims so far, and until when (epoch seconds) the
+    # current one holds. Internal: the public API never shows them.
+    attempts: int = 0
+    lease_until: int | None = None
 
 
 # ---------------------------------------------------------------------------

@@ -176,6 +176,10 @@ class ImageStore:
                 raise StaleClaimError(image_id) from exc
             raise
 
+    async def release(self, image_id: str, token: str) -> None:
+        """Give up this worker's lease, so the next delivery may claim at once."""
+        await self.extend_lease(image_id, token, lease_seconds=-1)
+
     async def complete(
         self,
         image_id: str,
