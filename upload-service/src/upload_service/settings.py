@@ -29,28 +29,48 @@ GALLERY_LIMIT_CEILING = 100
 class UploadServiceSettings(CoreSettings):
     """Built once by ``python -m upload_service`` (or a test), never at import."""
 
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8000, ge=0, le=65535)
+    http_host: str = Field("127.0.0.1", description="Address the API binds.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the API (0: any).")
 
     # S3 caps presigned POST policies at whatever we sign; five minutes is the contract.
-    presign_expires_seconds: int = Field(default=300, ge=1, le=300)
+    presign_expires_seconds: int = Field(
+        default=300, ge=1, le=300, description="Lifetime of a presigned upload (at most 5 min)."
+    )
 
-    gallery_default_limit: int = Field(default=24, ge=1, le=GALLERY_LIMIT_CEILING)
-    gallery_max_limit: int = Field(default=100, ge=1, le=GALLERY_LIMIT_CEILING)
+    gallery_default_limit: int = Field(
+        default=24, ge=1, le=GALLERY_LIMIT_CEILING, description="Gallery page size by default."
+    )
+    gallery_max_limit: int = Field(
+        default=100, ge=1, le=GALLERY_LIMIT_CEILING, description="Largest gallery page."
+    )
 
-    filename_max_length: int = Field(default=255, ge=1, le=1024)
+    filename_max_length: int = Field(
+        default=255, ge=1, le=1024, description="Longest accepted original filename."
+    )
     allowed_content_types: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CONTENT_TYPES), min_length=1
+        default_factory=lambda: list(DEFAULT_CONTENT_TYPES),
+        min_length=1,
+        description="Content types accepted for upload, comma-separated.",
     )
 
     # POST /uploads keeps at most this much of a file in memory before spilling to disk.
-    upload_spool_memory_bytes: int = Field(default=256 * 1024, ge=0)
+    upload_spool_memory_bytes: int = Field(
+        default=256 * 1024, ge=0, description="`POST /uploads`: bytes kept in memory before disk."
+    )
     # After rejecting a streamed upload, read (and drop) at most this much more of the body
     # so an HTTP/1.1 client that sends the whole body before reading still gets the reply.
-    upload_drain_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    upload_drain_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description="After refusing a streamed upload, body bytes still read so the reply arrives.",
+    )
 
-    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
-    shutdown_timeout_seconds: int = Field(default=10, ge=0)
+    readiness_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="Budget of the AWS checks behind `/readyz`."
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=10, ge=0, description="On SIGTERM, how long open requests may finish."
+    )
 
     @field_validator("allowed_content_types", mode="before")
     @classmethod
