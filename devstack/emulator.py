@@ -13,12 +13,61 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
 from snapqueue_core.settings import CoreSettings
+
+
+class AtomicDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time.
+
+    DynamoDB applies a conditional write atomically; moto's server evaluates the condition
+    and writes in separate steps on concurrent request threads, so two "exclusive" claims
+    can both succeed. Serialising DynamoDB requests restores the guarantee the product
+    relies on. SQS and S3 stay concurrent (SQS long polls would block everything).
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            # Materialise the body under the lock: the write happens while it is produced.
+            return list(self._app(environ, start_response))
+
+
+class EmulatorServer(ThreadedMotoServer):
+    """moto's ``ThreadedMotoServer``, with DynamoDB's conditional writes made atomic."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(ip_address=host, port=port, verbose=False)
+
+    def _server_entry(self) -> None:
+        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+    @property
+    def url(self) -> str:
+        host, port = self.get_host_and_port()
+        return f"http://{host}:{port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bootstrap", action="store_true")
     args = parser.parse_args(argv)
 
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server = EmulatorServer(args.host, args.port)
     server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    url = server.url
     os.environ.setdefault("AWS_ENDPOINT_URL", url)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

@@ -13,8 +13,8 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import pytest
-from moto.server import ThreadedMotoServer
 
+from devstack.emulator import EmulatorServer
 from snapqueue_core.aws import AwsClients, open_clients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.settings import CoreSettings
@@ -26,10 +26,9 @@ S = TypeVar("S", bound=CoreSettings)
 @pytest.fixture(scope="session")
 def emulator_url() -> Iterator[str]:
     """moto's server on a free port, for the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = EmulatorServer()
     server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    yield server.url
     server.stop()
 
 
