@@ -118,6 +118,9 @@ def run_figures(
         "duplicate_terminal_events": duplicates,
         "ws_reconnects": pool.reconnects,
         "elapsed_seconds": round(elapsed, 2) if elapsed else None,
+        # How long the uploads themselves took (presign + S3 POST), against the elapsed
+        # time to the last terminal event: the difference is the backlog drained.
+        "upload_phase_seconds": round(run.finished - run.started, 2),
         "throughput_images_per_second": (
             round(len(ends) / elapsed, 2) if elapsed and ends else None
         ),

@@ -60,7 +60,8 @@ async def probe_readiness(
 async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
     stack: Stack, full_size: bool
 ) -> None:
-    uploads, concurrency, stall = (100, 10, 10.0) if full_size else (30, 5, 5.0)
+    # Paced, so that uploads are still arriving when the emulator stops.
+    uploads, concurrency, rate, stall = (100, 10, 5.0, 10.0) if full_size else (30, 5, 3.0, 5.0)
     emulator = stack.processes["emulator"]
 
     async with (
@@ -69,7 +70,7 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
         RssSampler(stack, SERVICES) as rss,
     ):
         uploading = asyncio.create_task(
-            run_uploads(stack.url("upload"), pool, jpeg_items(uploads), concurrency)
+            run_uploads(stack.url("upload"), pool, jpeg_items(uploads), concurrency, rate=rate)
         )
         assert await pool.wait_terminal_count(uploads // 3, within=180), tails(stack)
         emulator.signal(signal.SIGSTOP)
@@ -85,6 +86,12 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
         }
         recovered_in = time.monotonic() - resumed_at
         run = await uploading
+        # Uploads that were under way while the emulator was stopped.
+        spanning = sum(
+            1
+            for o in run.outcomes
+            if o.started < resumed_at and (o.uploaded is None or o.uploaded > stopped_at)
+        )
         missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
         records = await wait_records_terminal(inspector, run.image_ids, within=15)
         problems = await pipeline_problems(
@@ -104,12 +111,14 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
             rss=rss,
             extra={
                 "stall_seconds": stall,
+                "uploads_under_way_during_stall": spanning,
                 "readyz_during_stall": not_ready,
                 "all_ready_again_after_seconds": round(recovered_in, 2),
             },
         )
     )
 
+    assert spanning >= 1, "the stall did not hit any upload"
     for name in SERVICES:
         assert 503 in not_ready[name], f"{name} never reported not-ready: {not_ready[name]}"
         assert all(a in (200, 503) for a in not_ready[name]), (name, not_ready[name])
