@@ -140,6 +140,9 @@ def write_figures(figures: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{figures['name']}-{figures['size']}.json"
     path.write_text(json.dumps(figures, indent=2) + "\n")
+    if "outcomes" in figures:
+        print(f"\n[{figures['name']} / {figures['size']}] {figures['outcomes']}")
+        return
     latency = figures.get("latency_ms_upload_to_terminal", {})
     print(
         f"\n[{figures['name']} / {figures['size']}] uploads={figures.get('uploads')} "

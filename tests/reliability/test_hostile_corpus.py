@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from PIL import Image
 
 from devstack.stack import Stack
 from snapqueue_core.schemas import ImageRecord
+from tests.reliability.figures import write_figures
 from tests.reliability.harness import (
     ALLOWED_ORIGIN,
     Inspector,
@@ -150,6 +152,23 @@ async def test_corpus_through_the_pipeline(stack: Stack, full_size: bool) -> Non
                 # file Pillow cannot decode must never come out COMPLETED.
                 problems.append(f"{where}: {status}, expected FAILED")
 
+    outcomes = Counter(
+        f"{e['expect']} -> "
+        + (
+            f"{r.status.value}" + (f" {r.error.code}" if r.error else "")
+            if (r := by_file.get(e["file"])) is not None
+            else "refused up front"
+        )
+        for e in entries
+    )
+    write_figures(
+        {
+            "name": "corpus",
+            "size": "full" if full_size else "modest",
+            "files": len(entries),
+            "outcomes": dict(sorted(outcomes.items())),
+        }
+    )
     assert not missing, f"{len(missing)} clients never got a terminal event\n{tails(stack)}"
     assert not problems, summarize(problems) + "\n" + tails(stack)
     assert stack.processes["worker"].running
