@@ -387,10 +387,11 @@ async def run_uploads(
 ) -> UploadRun:
     """Upload ``items`` at ``concurrency`` (and at most ``rate`` starts per second).
 
-    Every request has ``request_timeout``.
+    Every request has ``request_timeout``; ``on_progress`` gets the number of uploads done.
     """
     run = UploadRun(started=time.monotonic())
     gate = asyncio.Semaphore(concurrency)
+    finished = [0]  # uploads done, for ``on_progress``
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as http:
 
@@ -399,8 +400,9 @@ async def run_uploads(
                 await asyncio.sleep(max(0.0, run.started + index / rate - time.monotonic()))
             async with gate:
                 await upload_one(http, api, pool, item, run, retry_unavailable=retry_unavailable)
+            finished[0] += 1
             if on_progress is not None:
-                await on_progress(len(run.outcomes))
+                await on_progress(finished[0])
 
         await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
     run.finished = time.monotonic()
