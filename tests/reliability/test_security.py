@@ -141,6 +141,25 @@ async def test_presign_policy_is_pinned(stack: Stack) -> None:
     assert "x-amz-signature" in fields or "signature" in fields, sorted(fields)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="snapqueue_core.aws.client_config sets no signature_version, so botocore signs "
+    "us-east-1 presigned POSTs (and variant GETs) with SigV2 (AWSAccessKeyId/signature); "
+    "S3 refuses SigV2 for buckets created after 2020-06-24. Needs "
+    "AioConfig(signature_version='s3v4') in the core library.",
+)
+async def test_presigned_post_is_signed_with_sigv4(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{stack.url('upload')}/upload-request",
+            json={"filename": "a.png", "contentType": "image/png", "size": 10},
+        )
+    assert response.status_code == 201, response.text
+    fields = response.json()["upload"]["fields"]
+    assert fields.get("x-amz-algorithm") == "AWS4-HMAC-SHA256", sorted(fields)
+    assert "AWSAccessKeyId" not in fields
+
+
 # ---------------------------------------------------------------------------
 # Origins: the WebSocket allowlist and CORS
 
