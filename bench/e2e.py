@@ -29,6 +29,8 @@ from devstack.stack import Stack
 from .pipelines import Box, worker_settings
 from .stats import summary_ms
 
+# The worker's default long-poll wait (receive_wait_seconds) plus a margin.
+ORPHAN_POLL_SECONDS = 21.0
 STAGES = ("download", "transform", "upload", "record", "notify")
 TERMINAL = ("imageProcessed", "imageFailed")
 SCRAPED = (
@@ -187,6 +189,9 @@ def rerun_with_worker_concurrency(
     """
     worker = stack.processes["worker"]
     worker.stop()
+    # The stopped worker's cancelled long poll lives on in the emulator until its wait
+    # ends, and would take (and hide for a visibility timeout) the next messages.
+    time.sleep(ORPHAN_POLL_SECONDS)
     worker.env = {**worker.env, "SNAPQUEUE_CONCURRENCY": str(concurrency)}
     worker.start()
     worker.wait_healthy(120)
@@ -210,8 +215,9 @@ def run(
     worker_url = stack.url("worker")
     # The worker's pool: its concurrency setting, whose default is the CPU count.
     threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", os.cpu_count() or 1))
-    baseline = transform_only(path, threads, max(8, uploads_per_level // 2), box)
-    log(f"e2e: transform only, {threads} threads: {baseline['images_per_s']:.2f} images/s")
+    images = max(8, uploads_per_level // 2)
+    before_levels = transform_only(path, threads, images, box)
+    log(f"e2e: transform only, {threads} threads: {before_levels['images_per_s']:.2f} images/s")
     rows = []
     for concurrency in levels:
         before = scrape(worker_url)
@@ -223,6 +229,15 @@ def run(
             f"e2e: {concurrency} concurrent: {row['images_per_s']:.2f} images/s, "
             f"p50 {row['latency_ms']['p50']:.0f} ms, p99 {row['latency_ms']['p99']:.0f} ms"
         )
+    # The machine's load drifts: the ceiling is measured before and after the levels.
+    after_levels = transform_only(path, threads, images, box)
+    log(f"e2e: transform only again: {after_levels['images_per_s']:.2f} images/s")
+    baseline = {
+        "threads": threads,
+        "images": images,
+        "runs_images_per_s": [before_levels["images_per_s"], after_levels["images_per_s"]],
+        "images_per_s": (before_levels["images_per_s"] + after_levels["images_per_s"]) / 2,
+    }
     best = max(rows, key=lambda r: r["images_per_s"])
     extra = None
     if extra_worker_concurrency:

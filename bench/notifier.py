@@ -245,7 +245,7 @@ async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> dict[str
         while published < total:
             due = min(total, int((time.perf_counter() - start) * rate) + 1)
             while published < due:
-                batch = []
+                batch: list[dict[str, str]] = []
                 for _ in range(min(10, due - published)):
                     image_id = ids[published % len(ids)]
                     published += 1
