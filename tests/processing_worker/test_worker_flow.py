@@ -25,6 +25,7 @@ from worker_helpers import (
     wait_terminal,
 )
 
+from processing_worker.app import WorkerApp
 from processing_worker.job import import_image_id
 from processing_worker.settings import WorkerSettings
 from snapqueue_core.aws import AwsClients
@@ -293,3 +294,26 @@ async def test_real_size_is_checked_while_downloading(resources_factory: Any) ->
         record = (await wait_terminal(clients, settings, [image_id]))[image_id]
     assert record["status"] == "FAILED"
     assert record["error"]["code"] == "file_too_large"
+
+
+async def test_a_poll_open_at_shutdown_hands_its_messages_back(resources_factory: Any) -> None:
+    """A message taken by the last long poll must not hide for a visibility timeout."""
+    settings, clients = await resources_factory(
+        WorkerSettings, concurrency=1, **{**FAST, "receive_wait_seconds": 3}
+    )
+    url = await queue_url(clients, settings.upload_queue)
+    stop = asyncio.Event()
+    async with WorkerApp(settings) as app:
+        task = asyncio.create_task(app.run(stop))
+        await asyncio.sleep(1.0)  # the worker is now inside a long poll
+        stop.set()
+        body = s3_event_body(settings.uploads_bucket, "elsewhere/never-processed")
+        await clients.sqs.send_message(QueueUrl=url, MessageBody=body)
+        await asyncio.wait_for(task, timeout=15)
+    # Visible again at once, not after the queue's 30 s visibility timeout.
+    deadline = time.monotonic() + 3
+    received: list[dict[str, Any]] = []
+    while not received and time.monotonic() < deadline:
+        response = await clients.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+        received = response.get("Messages", [])
+    assert [m["Body"] for m in received] == [body]

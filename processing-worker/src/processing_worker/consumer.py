@@ -46,6 +46,7 @@ class Consumer:
         self.receiving = True
         backoff = 1.0
         stopping = asyncio.create_task(stop.wait())
+        handing_back: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 self.last_tick = time.monotonic()
@@ -56,10 +57,9 @@ class Consumer:
                     {receive, stopping}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if receive not in done:
-                    # Messages an abandoned receive took come back after the visibility
-                    # timeout; a shutdown cannot wait out a 20 s long poll.
-                    receive.cancel()
-                    await asyncio.gather(receive, return_exceptions=True)
+                    # A long poll dropped mid-flight can still take messages, which would
+                    # then hide for a whole visibility timeout: let it end and return them.
+                    handing_back = asyncio.create_task(self._hand_back(receive))
                     break
                 try:
                     messages = receive.result()
@@ -74,7 +74,26 @@ class Consumer:
         finally:
             self.receiving = False
             stopping.cancel()
-            await self._drain()
+            await asyncio.gather(self._drain(), *([handing_back] if handing_back else []))
+
+    async def _hand_back(self, receive: asyncio.Task[list[dict[str, Any]]]) -> None:
+        """Make what a long poll still open at shutdown receives visible again at once."""
+        try:
+            messages = await asyncio.wait_for(receive, self.settings.shutdown_grace_seconds)
+        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+            log.info("final receive abandoned", extra={"error": repr(exc)})
+            return
+        for message in messages:
+            try:
+                await self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
+            except (ClientError, BotoCoreError, OSError) as exc:
+                log.warning("could not hand a message back", extra={"error": repr(exc)})
+        if messages:
+            log.info("handed back messages received while stopping", extra={"count": len(messages)})
 
     def _free_slots(self) -> int:
         return self.settings.concurrency - len(self._tasks)
