@@ -22,14 +22,21 @@ SQSClient = Any
 DynamoDBClient = Any
 
 
-def client_config(settings: CoreSettings, *, read_timeout: float | None = None) -> AioConfig:
-    return AioConfig(
+def client_config(
+    settings: CoreSettings, service: str = "", *, read_timeout: float | None = None
+) -> AioConfig:
+    config = AioConfig(
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=read_timeout or settings.aws_read_timeout_seconds,
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         max_pool_connections=settings.aws_max_pool_connections,
         s3={"addressing_style": settings.s3_addressing_style},
     )
+    if service == "s3":
+        # botocore still presigns with SigV2 in us-east-1, which S3 refuses for every
+        # bucket created since mid-2020: browser uploads would fail on real AWS.
+        config = config.merge(AioConfig(signature_version="s3v4"))
+    return config
 
 
 def create_client(
@@ -45,7 +52,7 @@ def create_client(
         service,
         region_name=settings.aws_region,
         endpoint_url=endpoint_url,
-        config=client_config(settings, read_timeout=read_timeout),
+        config=client_config(settings, service, read_timeout=read_timeout),
     )
 
 

@@ -1,0 +1,32 @@
+"""The client factory: explicit timeouts and retries, SigV4 for every S3 signature."""
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from snapqueue_core.aws import client_config
+from snapqueue_core.settings import CoreSettings
+
+
+def test_config_is_explicit() -> None:
+    settings = CoreSettings.from_env(aws_connect_timeout_seconds=1.5, aws_max_attempts=7)
+    config = client_config(settings, "sqs")
+    assert config.connect_timeout == 1.5
+    assert config.read_timeout == settings.aws_read_timeout_seconds
+    assert config.retries == {"mode": "standard", "max_attempts": 7}
+    assert config.signature_version is None  # SQS and DynamoDB sign with their own v4
+    assert client_config(settings, "s3").signature_version == "s3v4"
+
+
+async def test_presigned_urls_use_sigv4_in_us_east_1(resources_factory: Any) -> None:
+    settings, clients = await resources_factory(public_s3_endpoint="http://browser.example:4566")
+    assert settings.aws_region == "us-east-1"
+    post = await clients.s3_presign.generate_presigned_post(
+        settings.uploads_bucket, "uploads/x", ExpiresIn=60
+    )
+    assert post["url"].startswith("http://browser.example:4566/")
+    assert post["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    assert "AWSAccessKeyId" not in post["fields"]
+    url = await clients.s3_presign.generate_presigned_url(
+        "get_object", Params={"Bucket": settings.processed_bucket, "Key": "k"}, ExpiresIn=60
+    )
+    assert parse_qs(urlsplit(url).query)["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
