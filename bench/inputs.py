@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from devstack.corpus import ORIENTATION
+
 from .profile import InputSpec
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "orientation"
+CORPUS = ORIENTATION
 CACHE = Path(__file__).resolve().parent / ".inputs"
 GENERATOR_VERSION = 1
 

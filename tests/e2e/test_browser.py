@@ -11,11 +11,11 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 from playwright.sync_api import Page, expect
 
-from devstack.stack import ROOT, Stack
+from devstack.corpus import CORPUS
+from devstack.stack import Stack
 
 pytestmark = pytest.mark.browser
 
-CORPUS = ROOT.parent / "shared" / "corpus"
 DONE_TIMEOUT_MS = 60_000
 
 

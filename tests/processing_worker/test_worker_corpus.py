@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from worker_helpers import FAST, running_worker, upload, wait_terminal
 
+from devstack.corpus import CORPUS
 from processing_worker import decode
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
@@ -20,7 +21,6 @@ from processing_worker.settings import WorkerSettings
 # Pillow warns about the corpus's damaged files (that is what they are for).
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 SPECIFIC_CODES = {
     "unsupported_format",
     "corrupt_image",

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from devstack.corpus import CORPUS
 from processing_worker import decode
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
 from processing_worker.settings import WorkerSettings
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageFilter
 
+from devstack.corpus import CORPUS
 from processing_worker import blurhash, decode
 from processing_worker.pipeline import process_file
 from processing_worker.settings import WorkerSettings
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 EXIF_GPS = CORPUS / "pillow" / "exif_gps.jpg"
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
+from devstack.corpus import CORPUS
 from processing_worker import transforms
 from processing_worker.settings import Preset
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 THUMB = Preset(width=256, height=256)
 BOX = Preset(width=1024, height=1024)
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from devstack.corpus import CORPUS
 from devstack.stack import Stack
 from snapqueue_core.schemas import ImageRecord
 from tests.reliability.figures import write_figures
@@ -35,9 +36,6 @@ from tests.reliability.harness import (
 )
 from tests.reliability.invariants import pipeline_problems, summarize
 
-CORPUS = Path("/work/shared/corpus")
-if not CORPUS.exists():
-    CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 MODEST_SAMPLE = 60
 DECLARED_TYPE = {
     "JPEG": "image/jpeg",

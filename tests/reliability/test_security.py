@@ -24,6 +24,7 @@ import websockets
 from PIL import Image
 from websockets.exceptions import InvalidStatus
 
+from devstack.corpus import CORPUS
 from devstack.stack import ROOT, Stack
 from tests.reliability.harness import (
     ALLOWED_ORIGIN,
@@ -34,9 +35,6 @@ from tests.reliability.harness import (
 )
 
 FOREIGN_ORIGIN = "https://evil.example"
-CORPUS = Path("/work/shared/corpus")
-if not CORPUS.exists():
-    CORPUS = ROOT.parent / "shared" / "corpus"
 
 # ---------------------------------------------------------------------------
 # No secrets in the repository
