@@ -1,8 +1,5 @@
 """The client factory: explicit timeouts and retries, SigV4 for every S3 signature."""
 
-import json
-import logging
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +8,6 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from snapqueue_core.aws import client_config, open_clients
-from snapqueue_core.logs import bind_image_id, configure_logging
 from snapqueue_core.settings import CoreSettings
 
 
@@ -55,27 +51,3 @@ async def test_each_service_can_point_at_its_own_endpoint(
         await clients.s3.list_buckets()  # reaches the emulator
         with pytest.raises(EndpointConnectionError):
             await clients.sqs.list_queues()  # the general variable: nothing listens there
-
-
-@pytest.fixture
-def restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.mark.usefixtures("restore_root_logger")
-def test_log_lines_are_json_with_the_image_id(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("test-service", "INFO")
-    log = logging.getLogger("snapqueue.test")
-    with bind_image_id("0123456789abcdef0123456789abcdef"):
-        log.info("processing", extra={"stage": "decode"})
-    log.info("no image here")
-    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines()[-2:])
-    assert first["imageId"] == "0123456789abcdef0123456789abcdef"
-    assert first["service"] == "test-service"
-    assert first["stage"] == "decode"
-    assert first["msg"] == "processing"
-    assert "imageId" not in second
