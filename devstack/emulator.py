@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -77,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=int(os.environ.get("SNAPQUEUE_EMULATOR_PORT", "4566"))
     )
     parser.add_argument("--no-bootstrap", action="store_true")
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=3.0,
+        help="seconds to keep serving after SIGINT/SIGTERM, so services stopping at the "
+        "same moment (make run's Ctrl-C) can finish their own cleanup calls",
+    )
     args = parser.parse_args(argv)
 
     server = EmulatorServer(args.host, args.port)
@@ -97,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(run_bootstrap(settings, wait_seconds=10))
     print(f"ready {url}", flush=True)
     stop.wait()
+    time.sleep(args.linger)
     server.stop()
     return 0
 

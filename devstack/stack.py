@@ -7,6 +7,7 @@ and restarted for real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -67,8 +68,14 @@ class ManagedProcess:
         log = self.log_path.open("ab")
         log.write(f"\n--- start {self.name} (#{self.restarts}) ---\n".encode())
         log.flush()
+        # Its own process group: npm's children (vite) must stop with it.
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
         )
         log.close()
 
@@ -104,28 +111,39 @@ class ManagedProcess:
         raise TimeoutError(f"{self.name} not healthy after {timeout}s ({last!r}):\n{self.tail()}")
 
     def signal(self, signum: int) -> None:
+        """Signal the whole process group (SIGSTOP pauses every thread and child)."""
         if self.running:
-            self._proc().send_signal(signum)
+            os.killpg(self._proc().pid, signum)
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, wait, then SIGKILL: the exit code, or None if it had to be killed."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
             try:
-                return self.proc.wait(timeout)
+                code = self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
                 return None
+            self._kill_group()
+            return code
+        self._kill_group()
         return self.proc.returncode
 
     def kill(self) -> None:
         if self.running:
-            self._proc().kill()
+            self.signal(signal.SIGKILL)
             self._proc().wait()
+        self._kill_group()
+
+    def _kill_group(self) -> None:
+        """Whatever the leader left behind in its group (a shell's or npm's children)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # the group is already gone
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def restart(self) -> None:
         self.kill()
