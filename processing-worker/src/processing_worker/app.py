@@ -61,6 +61,7 @@ class WorkerApp:
     async def __aenter__(self) -> WorkerApp:
         settings = self.settings
         decode.configure(settings)
+        started = False
         try:
             clients = self._clients or await open_clients(self._stack, settings)
             queue_url = await wait_for_queue(
@@ -85,9 +86,10 @@ class WorkerApp:
             self.health = HealthServer(self.consumer, settings.liveness_timeout_seconds)
             await self.health.start(settings.http_host, settings.http_port)
             self._stack.push_async_callback(self.health.close)
-        except BaseException:
-            await self._stack.aclose()
-            raise
+            started = True
+        finally:
+            if not started:  # startup did not get through: undo what it opened
+                await self._stack.aclose()
         return self
 
     async def __aexit__(

@@ -6,6 +6,7 @@ message tell the user why their file was refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from dataclasses import dataclass
@@ -137,11 +138,10 @@ def open_image(path: str, limits: Limits) -> Image.Image:
         image = Image.open(path, formats=ALLOWED_FORMATS)
     except LOAD_FAILURES as exc:
         raise _open_failure(path, exc) from exc
-    try:
+    with contextlib.ExitStack() as on_failure:
+        on_failure.callback(image.close)
         check_dimensions(image, limits)
-    except BaseException:
-        image.close()
-        raise
+        on_failure.pop_all()  # passed: the caller owns the open image now
     return image
 
 

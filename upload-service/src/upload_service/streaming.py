@@ -117,6 +117,7 @@ async def receive_file(
             f"Send multipart/form-data with a '{FILE_FIELD}' field ({exc})."
         ) from exc
     target = _SpoolTarget(limits)
+    received = False  # until then, any way out closes the spool
     try:
         parser.register(FILE_FIELD, target)
         async for chunk in body:
@@ -131,6 +132,7 @@ async def receive_file(
         if target.content_type is None or target.filename is None:
             raise InvalidMultipartError("The file part has no readable headers.")
         await asyncio.to_thread(target.spool.seek, 0)
+        received = True
         return ReceivedFile(
             spool=target.spool,
             size=target.size,
@@ -138,8 +140,7 @@ async def receive_file(
             filename=target.filename,
         )
     except ParseFailedException as exc:
-        target.spool.close()
         raise InvalidMultipartError(f"The multipart body is malformed ({exc}).") from exc
-    except BaseException:
-        target.spool.close()
-        raise
+    finally:
+        if not received:
+            target.spool.close()
