@@ -48,3 +48,15 @@ def test_every_service_parses_a_single_origin(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("SNAPQUEUE_CORS_ORIGINS", "http://127.0.0.1:5173")
     for path in SERVICES.values():
         assert load(path).from_env().cors_origins == ["http://127.0.0.1:5173"], path
+
+
+def test_settings_or_exit_names_the_problem_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from snapqueue_core.startup import settings_or_exit
+
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(SystemExit) as exited:
+        settings_or_exit(CoreSettings, "some-service")
+    assert exited.value.code == 2
+    assert "some-service: invalid CoreSettings: AWS_REGION" in capsys.readouterr().err

@@ -7,8 +7,7 @@ import logging
 import signal
 import sys
 
-from snapqueue_core.logs import configure_logging
-from snapqueue_core.settings import SettingsError
+from snapqueue_core.startup import settings_or_exit
 
 from .app import run
 from .errors import StartupError
@@ -27,12 +26,7 @@ async def serve_until_signalled(settings: NotifierSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = NotifierSettings.from_env()
-    except SettingsError as exc:
-        print(f"{SERVICE}: {exc}", file=sys.stderr)
-        sys.exit(2)
-    configure_logging(SERVICE, settings.log_level)
+    settings = settings_or_exit(NotifierSettings, SERVICE)
     try:
         asyncio.run(serve_until_signalled(settings))
     except StartupError as exc:

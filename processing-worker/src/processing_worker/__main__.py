@@ -6,8 +6,7 @@ import asyncio
 import signal
 import sys
 
-from snapqueue_core.logs import configure_logging
-from snapqueue_core.settings import SettingsError
+from snapqueue_core.startup import settings_or_exit
 
 from .app import StartupError, WorkerApp
 from .settings import WorkerSettings
@@ -25,12 +24,7 @@ async def serve(settings: WorkerSettings) -> None:
 
 
 def main() -> None:
-    try:
-        settings = WorkerSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
-    configure_logging(SERVICE, settings.log_level)
+    settings = settings_or_exit(WorkerSettings, SERVICE)
     try:
         asyncio.run(serve(settings))
     except StartupError as exc:

@@ -12,8 +12,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from snapqueue_core.logs import configure_logging
-from snapqueue_core.settings import SettingsError
+from snapqueue_core.startup import settings_or_exit
 
 from .app import SERVICE_NAME, create_app
 from .settings import UploadServiceSettings
@@ -78,12 +77,7 @@ async def serve(settings: UploadServiceSettings) -> int:
 
 
 def main() -> None:
-    try:
-        settings = UploadServiceSettings.from_env()
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
-    configure_logging(SERVICE_NAME, settings.log_level)
+    settings = settings_or_exit(UploadServiceSettings, SERVICE_NAME)
     sys.exit(asyncio.run(serve(settings)))
 
 

@@ -6,16 +6,15 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import time
 from contextlib import AsyncExitStack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import open_clients
-from .logs import configure_logging
 from .resources import bootstrap, declare
-from .settings import CoreSettings, SettingsError
+from .settings import CoreSettings
+from .startup import settings_or_exit
 
 log = logging.getLogger("snapqueue.bootstrap")
 
@@ -41,12 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--wait", type=float, default=60.0, help="seconds to wait for AWS to answer (default 60)"
     )
     args = parser.parse_args(argv)
-    try:
-        settings = CoreSettings.from_env()
-    except SettingsError as exc:
-        print(f"snapqueue-bootstrap: {exc}", file=sys.stderr)
-        return 2
-    configure_logging("bootstrap", settings.log_level)
+    settings = settings_or_exit(CoreSettings, "snapqueue-bootstrap")
     summary = asyncio.run(run(settings, args.wait))
     log.info("bootstrap complete", extra={"resources": summary})
     print(json.dumps(summary))
