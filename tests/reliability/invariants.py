@@ -7,11 +7,17 @@ so a failing test says exactly which image broke which rule.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from snapqueue_core.schemas import VARIANT_NAMES, ImageRecord
-from tests.reliability.harness import TERMINAL_STATUSES, Inspector, WsPool
+from tests.reliability.harness import (
+    TERMINAL_STATUSES,
+    Inspector,
+    WsPool,
+    wait_records_terminal,
+)
 
 VARIANT_KEY = re.compile(r"^processed/([0-9a-f]{32})/([a-z]+)\.([a-z0-9]+)$")
 TYPE_FOR_STATUS = {"COMPLETED": "imageProcessed", "FAILED": "imageFailed"}
@@ -109,6 +115,36 @@ async def pipeline_problems(
     if depth:
         problems.append(f"dead-letter queue holds {depth} message(s)")
     return problems
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How a run ended: clients still waiting, the records, every broken invariant."""
+
+    missing: set[str]
+    records: dict[str, ImageRecord | None]
+    problems: list[str]
+
+    @property
+    def statuses(self) -> Counter[str]:
+        return Counter(r.status.value if r else "MISSING" for r in self.records.values())
+
+
+async def settle(
+    inspector: Inspector,
+    pool: WsPool,
+    image_ids: Iterable[str],
+    *,
+    events_within: float,
+    records_within: float = 15,
+) -> Settled:
+    """Wait for every client's terminal event and every terminal record, then check the
+    invariants (on a bucket other runs share, so only these images' variants count)."""
+    ids = list(image_ids)
+    missing = await pool.wait_terminal(ids, within=events_within)
+    records = await wait_records_terminal(inspector, ids, within=records_within)
+    problems = await pipeline_problems(inspector, pool, ids, records=records, owned_bucket=False)
+    return Settled(missing, records, problems)
 
 
 def summarize(problems: list[str], limit: int = 30) -> str:

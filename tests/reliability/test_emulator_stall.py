@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import Counter
 
 import httpx
 import pytest
@@ -28,9 +27,8 @@ from tests.reliability.harness import (
     run_uploads,
     tails,
     wait_http,
-    wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 
 async def probe_readiness(
@@ -107,13 +105,15 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
             for o in run.outcomes
             if o.started < resumed_at and (o.uploaded is None or o.uploaded > stopped_at)
         )
-        missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
-        records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        settled = await settle(
+            inspector,
+            pool,
+            run.image_ids,
+            events_within=300 if full_size else 120,
+            records_within=15,
         )
 
-    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    statuses = settled.statuses
     not_ready = {name: [a for _, a in answers[name]] for name in SERVICES}
     write_figures(
         run_figures(
@@ -140,6 +140,8 @@ async def test_emulator_stall_makes_services_not_ready_and_loses_nothing(
     assert all(ready_again.values()), f"not ready after the stall: {ready_again}\n{tails(stack)}"
     assert not run.failures(), [o.error for o in run.failures()][:10]
     assert run.server_errors == 0, run.statuses
-    assert not missing, f"{len(missing)} clients never got a terminal event\n{tails(stack)}"
-    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert not settled.missing, (
+        f"{len(settled.missing)} clients never got a terminal event\n{tails(stack)}"
+    )
+    assert not settled.problems, summarize(settled.problems) + "\n" + tails(stack)
     assert statuses == {"COMPLETED": uploads}, statuses

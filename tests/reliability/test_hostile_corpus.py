@@ -32,9 +32,8 @@ from tests.reliability.harness import (
     pool_size,
     run_uploads,
     tails,
-    wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 MODEST_SAMPLE = 60
 DECLARED_TYPE = {
@@ -117,17 +116,20 @@ async def test_corpus_through_the_pipeline(stack: Stack, full_size: bool) -> Non
         ]
         unexpected = [(o.item.label, o.error) for o in run.failures() if o not in refused]
         assert not unexpected, unexpected[:10]
-        missing = await pool.wait_terminal(run.image_ids, within=600 if full_size else 180)
-        records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        settled = await settle(
+            inspector,
+            pool,
+            run.image_ids,
+            events_within=600 if full_size else 180,
+            records_within=15,
         )
-        by_file = {o.item.label: records[o.image_id] for o in run.outcomes if o.image_id}
+        problems = list(settled.problems)
+        by_file = {o.item.label: settled.records[o.image_id] for o in run.outcomes if o.image_id}
         names = ("resized",) if full_size else ("thumbnail", "resized", "grayscale")
         for entry in entries:
             record = by_file.get(entry["file"])
             if record is None:
-                continue  # reported by pipeline_problems
+                continue  # reported by settle()
             where = f"{entry['file']} ({entry['expect']})"
             status = record.status.value
             if entry["expect"] == "process":
@@ -167,6 +169,8 @@ async def test_corpus_through_the_pipeline(stack: Stack, full_size: bool) -> Non
             "outcomes": dict(sorted(outcomes.items())),
         }
     )
-    assert not missing, f"{len(missing)} clients never got a terminal event\n{tails(stack)}"
+    assert not settled.missing, (
+        f"{len(settled.missing)} clients never got a terminal event\n{tails(stack)}"
+    )
     assert not problems, summarize(problems) + "\n" + tails(stack)
     assert stack.processes["worker"].running

@@ -28,7 +28,7 @@ from tests.reliability.harness import (
     tails,
     wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 SETTLE_SECONDS = 30.0
 
@@ -38,14 +38,10 @@ async def upload_and_wait(stack: Stack, items: list[UploadItem]) -> dict[str, Im
     async with Inspector(stack) as inspector, WsPool(stack.ws_url, 1, ALLOWED_ORIGIN) as pool:
         run = await run_uploads(stack.url("upload"), pool, items, concurrency=len(items))
         assert not run.failures(), [o.error for o in run.failures()]
-        missing = await pool.wait_terminal(run.image_ids, within=60)
-        assert not missing, tails(stack)
-        records = await wait_records_terminal(inspector, run.image_ids, within=10)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
-        )
-        assert not problems, summarize(problems)
-    return {o.item.label: records[o.image_id] for o in run.outcomes if o.image_id}
+        settled = await settle(inspector, pool, run.image_ids, events_within=60, records_within=10)
+        assert not settled.missing, tails(stack)
+        assert not settled.problems, summarize(settled.problems)
+    return {o.item.label: settled.records[o.image_id] for o in run.outcomes if o.image_id}
 
 
 def status(record: ImageRecord | None) -> str | None:

@@ -5,8 +5,6 @@ Modest: 100 uploads at concurrency 20. ``--full``: 500 at concurrency 50.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 
 from devstack.stack import Stack
@@ -20,9 +18,8 @@ from tests.reliability.harness import (
     pool_size,
     run_uploads,
     tails,
-    wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 
 @pytest.mark.timeout(900)
@@ -36,13 +33,15 @@ async def test_load_loses_nothing_and_records_figures(stack: Stack, full_size: b
     ):
         run = await run_uploads(stack.url("upload"), pool, items, concurrency)
         assert not run.failures(), [o.error for o in run.failures()][:10]
-        missing = await pool.wait_terminal(run.image_ids, within=120 if not full_size else 400)
-        records = await wait_records_terminal(inspector, run.image_ids, within=10)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        settled = await settle(
+            inspector,
+            pool,
+            run.image_ids,
+            events_within=120 if not full_size else 400,
+            records_within=10,
         )
 
-    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    statuses = settled.statuses
     figures = run_figures(
         "load",
         run,
@@ -55,6 +54,8 @@ async def test_load_loses_nothing_and_records_figures(stack: Stack, full_size: b
     write_figures(figures)
 
     assert run.server_errors == 0, run.statuses
-    assert not missing, f"{len(missing)} terminal events never arrived\n{tails(stack)}"
-    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert not settled.missing, (
+        f"{len(settled.missing)} terminal events never arrived\n{tails(stack)}"
+    )
+    assert not settled.problems, summarize(settled.problems) + "\n" + tails(stack)
     assert statuses == {"COMPLETED": uploads}, statuses

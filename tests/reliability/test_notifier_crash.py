@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -28,9 +27,8 @@ from tests.reliability.harness import (
     pool_size,
     run_uploads,
     tails,
-    wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 
 @pytest.mark.timeout(900)
@@ -76,13 +74,15 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
             )
         run = await uploading
         assert not run.failures(), [o.error for o in run.failures()][:10]
-        missing = await pool.wait_terminal(run.image_ids, within=300 if full_size else 120)
-        records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        settled = await settle(
+            inspector,
+            pool,
+            run.image_ids,
+            events_within=300 if full_size else 120,
+            records_within=15,
         )
 
-    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    statuses = settled.statuses
     figures = run_figures(
         "notifier-crash",
         run,
@@ -96,8 +96,10 @@ async def test_notifier_killed_and_restarted_under_load(stack: Stack, full_size:
     write_figures(figures)
 
     assert run.server_errors == 0, run.statuses
-    assert not missing, f"{len(missing)} clients missed their terminal event\n{tails(stack)}"
-    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert not settled.missing, (
+        f"{len(settled.missing)} clients missed their terminal event\n{tails(stack)}"
+    )
+    assert not settled.problems, summarize(settled.problems) + "\n" + tails(stack)
     assert statuses == {"COMPLETED": uploads}, statuses
     # Every client lost its connection twice and came back.
     assert pool.reconnects >= 2 * len(pool.clients), pool.reconnects

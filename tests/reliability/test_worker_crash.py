@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -29,9 +28,8 @@ from tests.reliability.harness import (
     pool_size,
     run_uploads,
     tails,
-    wait_records_terminal,
 )
-from tests.reliability.invariants import pipeline_problems, summarize
+from tests.reliability.invariants import settle, summarize
 
 KILLS = 3
 
@@ -65,14 +63,16 @@ async def test_worker_sigkilled_three_times_loses_nothing(stack: Stack, full_siz
             await asyncio.to_thread(worker.wait_healthy, 60)
         run = await uploading
         assert not run.failures(), [o.error for o in run.failures()][:10]
-        missing = await pool.wait_terminal(run.image_ids, within=400 if full_size else 150)
-        records = await wait_records_terminal(inspector, run.image_ids, within=15)
-        problems = await pipeline_problems(
-            inspector, pool, run.image_ids, records=records, owned_bucket=False
+        settled = await settle(
+            inspector,
+            pool,
+            run.image_ids,
+            events_within=400 if full_size else 150,
+            records_within=15,
         )
         attempts = await inspector.attempts(run.image_ids)
 
-    statuses = Counter(r.status.value if r else "MISSING" for r in records.values())
+    statuses = settled.statuses
     reclaimed = sum(1 for n in attempts.values() if n > 1)
     write_figures(
         run_figures(
@@ -89,6 +89,8 @@ async def test_worker_sigkilled_three_times_loses_nothing(stack: Stack, full_siz
 
     assert len(kills) == KILLS
     assert run.server_errors == 0, run.statuses
-    assert not missing, f"{len(missing)} clients never got a terminal event\n{tails(stack)}"
-    assert not problems, summarize(problems) + "\n" + tails(stack)
+    assert not settled.missing, (
+        f"{len(settled.missing)} clients never got a terminal event\n{tails(stack)}"
+    )
+    assert not settled.problems, summarize(settled.problems) + "\n" + tails(stack)
     assert statuses == {"COMPLETED": uploads}, statuses
