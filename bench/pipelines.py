@@ -172,7 +172,7 @@ def ours(box: Box) -> Pipeline:
 def split(box: Box) -> Pipeline:
     """The worker's ``process_file``, step by step through its public functions, timed."""
     from processing_worker import decode, metadata, transforms
-    from processing_worker.pipeline import encode, file_digest, needed_decode_size, thumbnail_fits
+    from processing_worker.pipeline import decode_upright, encode, file_digest, thumbnail_fits
 
     settings = worker_settings(box)
     limits = decode.Limits.from_settings(settings)
@@ -183,17 +183,7 @@ def split(box: Box) -> Pipeline:
         file_digest(path)
         marks.append(time.perf_counter())
         with decode.open_image(path, limits) as image:
-            if image.format in decode.JPEG_FORMATS:
-                exif = metadata.read_exif(image)
-                orientation = metadata.orientation_of(exif)
-                display = metadata.display_size(image.size, orientation)
-                needed = metadata.display_size(needed_decode_size(display, settings), orientation)
-                decode.draft_jpeg(image, needed)
-                decode.load(image)
-            else:
-                decode.load(image)
-                exif = metadata.read_exif(image)
-            upright = transforms.normalize(image)
+            upright, exif, _ = decode_upright(image, settings)
         marks.append(time.perf_counter())
         resized = transforms.resized(upright, settings.resized_preset)
         thumb_source = resized

@@ -100,7 +100,7 @@ def encode(name: str, image: Image.Image, settings: WorkerSettings) -> EncodedVa
     )
 
 
-def _decode_upright(
+def decode_upright(
     image: Image.Image, settings: WorkerSettings
 ) -> tuple[Image.Image, Image.Exif, tuple[int, int]]:
     """Decode (draft-scaled for JPEG) and normalise; also return the source's EXIF."""
@@ -135,7 +135,7 @@ def process_file(path: str, settings: WorkerSettings) -> ProcessResult:
         source_format = image.format or "unknown"
         source_mode = image.mode
         frames = decode.frame_count(image)
-        upright, exif, decoded_size = _decode_upright(image, settings)
+        upright, exif, decoded_size = decode_upright(image, settings)
         exif_summary = metadata.exif_summary(exif, include_gps=settings.store_gps_coordinates)
     if upright.width < 1 or upright.height < 1:
         raise PermanentImageError("corrupt_image", "The image says it has no pixels.")
