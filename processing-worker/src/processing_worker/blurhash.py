@@ -1,7 +1,7 @@
 """BlurHash (https://blurha.sh) encoder: a ~30-character placeholder of an image.
 
 The algorithm is Wolt's reference: a few cosine components of the linear-light image,
-quantised and written in base 83. Fed a tiny downsample (32×32), it costs a few ms.
+quantised and written in base 83. Fed a tiny downsample (32×32), it costs about a millisecond.
 """
 
 from __future__ import annotations
@@ -49,20 +49,31 @@ def encode(
     cos_y = [
         [math.cos(math.pi * j * y / height) for y in range(height)] for j in range(y_components)
     ]
+    # The cosine basis is separable: sum each row against cos_x once, then the row sums
+    # against cos_y, instead of a full pass over the pixels per component (3× fewer
+    # multiplications for 4×3 components).
+    row_sums: list[list[tuple[float, float, float]]] = []
+    for y in range(height):
+        row = linear[y * width : (y + 1) * width]
+        sums = []
+        for i in range(x_components):
+            r = g = b = 0.0
+            for cx, (pr, pg, pb) in zip(cos_x[i], row, strict=True):
+                r += cx * pr
+                g += cx * pg
+                b += cx * pb
+            sums.append((r, g, b))
+        row_sums.append(sums)
     factors: list[tuple[float, float, float]] = []
     for j in range(y_components):
         for i in range(x_components):
             norm = (1.0 if i == 0 and j == 0 else 2.0) / (width * height)
             r = g = b = 0.0
-            for y in range(height):
-                cy = cos_y[j][y]
-                row = y * width
-                for x in range(width):
-                    basis = cos_x[i][x] * cy
-                    pr, pg, pb = linear[row + x]
-                    r += basis * pr
-                    g += basis * pg
-                    b += basis * pb
+            for cy, sums in zip(cos_y[j], row_sums, strict=True):
+                sr, sg, sb = sums[i]
+                r += cy * sr
+                g += cy * sg
+                b += cy * sb
             factors.append((r * norm, g * norm, b * norm))
 
     dc, ac = factors[0], factors[1:]
