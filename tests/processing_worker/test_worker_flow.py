@@ -282,6 +282,31 @@ async def test_stop_drains_in_flight_jobs(resources_factory: Any, concurrency: i
     assert (await raw_item(clients, settings, image_id))["status"] == "COMPLETED"
 
 
+async def test_spare_jobs_do_their_io_while_the_thread_transforms(
+    resources_factory: Any,
+) -> None:
+    """One Pillow thread, three jobs in flight: the worker holds more messages than it
+    has threads (the spare jobs download, wait for the thread, upload), and the time a
+    job waits for the thread is reported apart from the transform."""
+    settings, clients = await resources_factory(
+        WorkerSettings, concurrency=1, jobs_in_flight=3, **FAST
+    )
+    async with running_worker(settings) as app:
+        assert app.consumer is not None
+        ids = [await upload(clients, settings, jpeg(4000, 3000)) for _ in range(4)]
+        most_in_flight = 0
+        waiting = asyncio.create_task(wait_terminal(clients, settings, ids))
+        while not waiting.done():
+            most_in_flight = max(most_in_flight, app.consumer.in_flight)
+            await asyncio.sleep(0.01)
+        records = waiting.result()
+        metrics = app.metrics.render().decode()
+    assert {record["status"] for record in records.values()} == {"COMPLETED"}
+    assert most_in_flight >= 2
+    assert 'snapqueue_worker_stage_seconds_count{stage="thread_wait"} 4.0' in metrics
+    assert 'snapqueue_worker_stage_seconds_count{stage="transform"} 4.0' in metrics
+
+
 async def test_real_size_is_checked_while_downloading(resources_factory: Any) -> None:
     """The declared size is the browser's word; the downloaded bytes are what count."""
     settings, clients = await resources_factory(

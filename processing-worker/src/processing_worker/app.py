@@ -103,6 +103,12 @@ class WorkerApp:
     async def run(self, stop: asyncio.Event) -> None:
         if self.consumer is None:
             raise RuntimeError("WorkerApp.run outside its context")
-        log.info("worker started", extra={"concurrency": self.settings.concurrency})
+        log.info(
+            "worker started",
+            extra={
+                "concurrency": self.settings.concurrency,
+                "jobsInFlight": self.settings.jobs_in_flight,
+            },
+        )
         await self.consumer.run(stop)
         log.info("worker stopped")

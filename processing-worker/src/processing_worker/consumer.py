@@ -96,7 +96,7 @@ class Consumer:
             log.info("handed back messages received while stopping", extra={"count": len(messages)})
 
     def _free_slots(self) -> int:
-        return self.settings.concurrency - len(self._tasks)
+        return self.settings.jobs_in_flight - len(self._tasks)
 
     async def _wait_for_slot(self, stopping: asyncio.Task[bool]) -> bool:
         while self._free_slots() <= 0:

@@ -13,6 +13,7 @@ import logging
 import os
 import posixpath
 import tempfile
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
@@ -252,10 +253,12 @@ class Job:
             with ctx.metrics.stage("download"):
                 await self.download(event, path)
             loop = asyncio.get_running_loop()
-            with ctx.metrics.stage("transform"):
-                result: ProcessResult = await loop.run_in_executor(
-                    ctx.executor, process_file, path, self.settings
-                )
+            submitted = time.perf_counter()
+            result, started, finished = await loop.run_in_executor(
+                ctx.executor, timed_process_file, path, self.settings
+            )
+            ctx.metrics.observe("thread_wait", started - submitted)
+            ctx.metrics.observe("transform", finished - started)
         with ctx.metrics.stage("upload"):
             variants = await self.upload_variants(image_id, result)
         with ctx.metrics.stage("record"):
@@ -345,6 +348,14 @@ class Job:
                 log.warning("notify failed", extra={"code": error_code(exc)})
                 if required:
                     raise
+
+
+def timed_process_file(path: str, settings: WorkerSettings) -> tuple[ProcessResult, float, float]:
+    """``process_file`` with when it started and ended on its thread: the time a job
+    waited for a free Pillow thread is not transform time."""
+    started = time.perf_counter()
+    result = process_file(path, settings)
+    return result, started, time.perf_counter()
 
 
 def too_large(size: int, limit: int) -> PermanentImageError:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-STAGES = ("download", "transform", "upload", "record", "notify")
+STAGES = ("download", "thread_wait", "transform", "upload", "record", "notify")
 
 
 class WorkerMetrics:
@@ -45,7 +45,10 @@ class WorkerMetrics:
         try:
             yield
         finally:
-            self.stage_seconds.labels(name).observe(time.perf_counter() - started)
+            self.observe(name, time.perf_counter() - started)
+
+    def observe(self, stage: str, seconds: float) -> None:
+        self.stage_seconds.labels(stage).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

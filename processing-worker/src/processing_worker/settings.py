@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from snapqueue_core.settings import CoreSettings
 
@@ -25,6 +32,13 @@ class Preset(BaseModel):
     height: int = Field(gt=0, le=8192)
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, cpusets), not the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class WorkerSettings(CoreSettings):
     http_host: str = Field(default="127.0.0.1", description="Health/metrics HTTP bind address.")
     http_port: int = Field(
@@ -35,7 +49,15 @@ class WorkerSettings(CoreSettings):
         ge=0,
         le=64,
         validate_default=True,
-        description="Jobs in flight at once, one Pillow thread each; 0: one per CPU.",
+        description="Images transformed at once (Pillow threads); 0: one per usable CPU.",
+    )
+    jobs_in_flight: int = Field(
+        default=0,
+        ge=0,
+        le=128,
+        validate_default=True,
+        description="Messages worked on at once; receiving waits for a free one. Jobs beyond "
+        "concurrency download and upload while others transform; 0: twice concurrency.",
     )
     max_pixels: int = Field(
         default=50_000_000,
@@ -98,7 +120,21 @@ class WorkerSettings(CoreSettings):
     @field_validator("concurrency", mode="after")
     @classmethod
     def _default_concurrency(cls, value: int) -> int:
-        return value or os.cpu_count() or 1
+        return value or usable_cpus()
+
+    @field_validator("jobs_in_flight", mode="after")
+    @classmethod
+    def _default_jobs_in_flight(cls, value: int, info: ValidationInfo) -> int:
+        concurrency = info.data.get("concurrency")
+        if concurrency is None:  # concurrency itself was invalid; that error is reported
+            return value
+        if not value:
+            # Without spare jobs a Pillow thread idles while its job waits on S3,
+            # DynamoDB and SQS; one spare per thread covers that I/O (docs/benchmarks.md).
+            return 2 * int(concurrency)
+        if value < concurrency:
+            raise ValueError("must be at least concurrency (or 0)")
+        return value
 
     @property
     def lease_seconds(self) -> int:
