@@ -80,7 +80,7 @@ def run_stack_benchmarks(
             profile.e2e_uploads_per_level,
             box,
             log,
-            profile.e2e_extra_worker_concurrency,
+            profile.e2e_pinned_tabs,
         ),
         "notifier": lambda stack: notifier.run(stack, profile, log),
     }

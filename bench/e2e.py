@@ -26,12 +26,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from devstack.stack import Stack
 
+from . import affinity
 from .pipelines import Box, worker_settings
 from .stats import summary_ms
 
-# The worker's default long-poll wait (receive_wait_seconds) plus a margin.
-ORPHAN_POLL_SECONDS = 21.0
-STAGES = ("download", "transform", "upload", "record", "notify")
+STAGES = ("download", "thread_wait", "transform", "upload", "record", "notify")
 TERMINAL = ("imageProcessed", "imageFailed")
 SCRAPED = (
     "snapqueue_worker_stage_seconds_sum",
@@ -70,9 +69,9 @@ def stage_breakdown(
     )
     for stage in STAGES:
         # Per image, not per call: notify runs twice per image (progress, terminal).
-        stages[stage] = delta(f'snapqueue_worker_stage_seconds_sum{{stage="{stage}"}}') / max(
-            1, images
-        )
+        stages[stage.replace("_", " ")] = delta(
+            f'snapqueue_worker_stage_seconds_sum{{stage="{stage}"}}'
+        ) / max(1, images)
     return stages
 
 
@@ -178,27 +177,75 @@ def transform_only(path: Path, threads: int, images: int, box: Box) -> dict[str,
     }
 
 
-def rerun_with_worker_concurrency(
-    stack: Stack, data: bytes, tabs: int, uploads: int, concurrency: int
-) -> dict[str, Any]:
-    """The busiest level again, with a worker restarted with more jobs in flight.
+def cpu_by_process(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of every stack process and of this one (the load generator)."""
+    used = {
+        name: affinity.cpu_seconds(process.pid)
+        for name, process in stack.processes.items()
+        if process.running
+    }
+    used["load generator"] = affinity.cpu_seconds(os.getpid())
+    return used
 
-    With as many slots as cores, a slot is held through download, upload, record and
-    notify too, so the CPU idles while a job waits on I/O; more slots overlap them. The
-    worker stays this way afterwards (the benchmarks after this one don't use it).
+
+def measure_level(stack: Stack, data: bytes, tabs: int, uploads: int) -> dict[str, Any]:
+    """One closed-loop level, with the worker's stage means and every process's CPU."""
+    worker_url = stack.url("worker")
+    before, cpu_before = scrape(worker_url), cpu_by_process(stack)
+    row = asyncio.run(run_level(stack, data, tabs, uploads))
+    cpu_after = cpu_by_process(stack)
+    row["stages_s"] = stage_breakdown(before, scrape(worker_url), row["uploads"])
+    row["cpu_ms_per_image"] = {
+        name: 1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / max(1, row["uploads"])
+        for name in cpu_after
+    }
+    return row
+
+
+def pinned_run(
+    stack: Stack, path: Path, data: bytes, tabs: int, uploads: int, box: Box, images: int
+) -> dict[str, Any]:
+    """The worker alone on one core, everything else (emulator, upload-service, notifier,
+    this load generator) on the others; the transform-only ceiling on the worker's core.
+
+    On AWS the emulator's work is done by S3, SQS and DynamoDB, not by the worker's CPUs:
+    this isolates what the pipeline itself costs. The worker is restarted pinned, so its
+    defaults see one CPU (one Pillow thread, two jobs in flight), as in a 1-vCPU task.
     """
+    cpus = sorted(affinity.all_cpus())
+    worker_cpus, other_cpus = {cpus[-1]}, set(cpus[:-1])
     worker = stack.processes["worker"]
     worker.stop()
-    # The stopped worker's cancelled long poll lives on in the emulator until its wait
-    # ends, and would take (and hide for a visibility timeout) the next messages.
-    time.sleep(ORPHAN_POLL_SECONDS)
-    worker.env = {**worker.env, "SNAPQUEUE_CONCURRENCY": str(concurrency)}
+    worker.cpus = worker_cpus
     worker.start()
     worker.wait_healthy(120)
-    before = scrape(stack.url("worker"))
-    row = asyncio.run(run_level(stack, data, tabs, uploads))
-    row["stages_s"] = stage_breakdown(before, scrape(stack.url("worker")), row["uploads"])
-    row["worker_concurrency"] = concurrency
+    others = [p for name, p in stack.processes.items() if name != "worker" and p.running]
+    for process in others:
+        affinity.pin_process_tree(process.pid, other_cpus)
+    try:
+        with affinity.this_thread_on(worker_cpus):
+            before = transform_only(path, 1, images, box)
+        with affinity.this_thread_on(other_cpus):
+            row = measure_level(stack, data, tabs, uploads)
+        with affinity.this_thread_on(worker_cpus):
+            after = transform_only(path, 1, images, box)
+    finally:
+        everywhere = set(cpus)
+        for process in [*others, worker]:
+            affinity.pin_process_tree(process.pid, everywhere)
+        worker.cpus = None
+    ceiling = (before["images_per_s"] + after["images_per_s"]) / 2
+    row.update(
+        worker_cpu=sorted(worker_cpus),
+        other_cpus=sorted(other_cpus),
+        transform_only={
+            "threads": 1,
+            "images": images,
+            "runs_images_per_s": [before["images_per_s"], after["images_per_s"]],
+            "images_per_s": ceiling,
+        },
+        overhead_pct=100 * (1 - row["images_per_s"] / ceiling),
+    )
     return row
 
 
@@ -209,21 +256,17 @@ def run(
     uploads_per_level: int,
     box: Box,
     log: Any = print,
-    extra_worker_concurrency: int | None = None,
+    pinned_tabs: int | None = None,
 ) -> dict[str, Any]:
     data = path.read_bytes()
-    worker_url = stack.url("worker")
     # The worker's pool: its concurrency setting, whose default is the CPU count.
-    threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", os.cpu_count() or 1))
+    threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", len(affinity.all_cpus()) or 1))
     images = max(8, uploads_per_level // 2)
     before_levels = transform_only(path, threads, images, box)
     log(f"e2e: transform only, {threads} threads: {before_levels['images_per_s']:.2f} images/s")
     rows = []
     for concurrency in levels:
-        before = scrape(worker_url)
-        row = asyncio.run(run_level(stack, data, concurrency, uploads_per_level))
-        after = scrape(worker_url)
-        row["stages_s"] = stage_breakdown(before, after, row["uploads"])
+        row = measure_level(stack, data, concurrency, uploads_per_level)
         rows.append(row)
         log(
             f"e2e: {concurrency} concurrent: {row['images_per_s']:.2f} images/s, "
@@ -239,18 +282,16 @@ def run(
         "images_per_s": (before_levels["images_per_s"] + after_levels["images_per_s"]) / 2,
     }
     best = max(rows, key=lambda r: r["images_per_s"])
-    extra = None
-    if extra_worker_concurrency:
-        extra = rerun_with_worker_concurrency(
-            stack, data, max(levels), uploads_per_level, extra_worker_concurrency
-        )
-        extra["overhead_pct"] = 100 * (1 - extra["images_per_s"] / baseline["images_per_s"])
+    pinned = None
+    if pinned_tabs and affinity.available():
+        pinned = pinned_run(stack, path, data, pinned_tabs, uploads_per_level, box, images)
         log(
-            f"e2e: worker concurrency {extra_worker_concurrency}: "
-            f"{extra['images_per_s']:.2f} images/s, p99 {extra['latency_ms']['p99']:.0f} ms"
+            f"e2e: worker on its own core: {pinned['images_per_s']:.2f} images/s against "
+            f"{pinned['transform_only']['images_per_s']:.2f} transform-only, overhead "
+            f"{pinned['overhead_pct']:.0f}%"
         )
     return {
-        "extra_worker_concurrency": extra,
+        "pinned": pinned,
         "input_bytes": len(data),
         "worker_threads": threads,
         "transform_only": baseline,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 
@@ -41,8 +40,8 @@ class Profile:
     e2e_levels: tuple[int, ...]
     e2e_uploads_per_level: int
     e2e_input: str
-    # The busiest level once more with this many worker slots (None: skip).
-    e2e_extra_worker_concurrency: int | None
+    # The worker alone on one core at this many tabs (None: skip; needs ≥ 2 CPUs).
+    e2e_pinned_tabs: int | None
     # Notifier: idle connection counts, event rate and duration, clients that receive events.
     notifier_connections: tuple[int, ...]
     notifier_event_rate: int
@@ -74,7 +73,7 @@ FULL = Profile(
     e2e_levels=(1, 4, 8),
     e2e_uploads_per_level=80,
     e2e_input="jpeg-12mp",
-    e2e_extra_worker_concurrency=2 * (os.cpu_count() or 1),
+    e2e_pinned_tabs=8,
     notifier_connections=(1000, 5000, 10000),
     notifier_event_rate=500,
     notifier_emulator_rate=20,
@@ -96,7 +95,7 @@ SMOKE = Profile(
     e2e_levels=(1, 2),
     e2e_uploads_per_level=3,
     e2e_input="jpeg-12mp",
-    e2e_extra_worker_concurrency=None,
+    e2e_pinned_tabs=2,
     notifier_connections=(10, 20),
     notifier_event_rate=20,
     notifier_emulator_rate=10,

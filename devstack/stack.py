@@ -62,6 +62,9 @@ class ManagedProcess:
     health_url: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    # CPUs to run on (the benchmark's pinned runs); set right after exec, before the
+    # interpreter has started any thread or read its CPU count.
+    cpus: set[int] | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +81,8 @@ class ManagedProcess:
             start_new_session=True,
         )
         log.close()
+        if self.cpus:
+            os.sched_setaffinity(self.proc.pid, self.cpus)
 
     @property
     def running(self) -> bool:

@@ -86,7 +86,20 @@ def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
         # Every upload went through the worker: each stage was observed.
         assert level["stages_s"]["transform"] > 0
         assert level["stages_s"]["download"] > 0
+        # Every process that served the uploads used CPU for them.
+        assert set(level["cpu_ms_per_image"]) >= {"worker", "emulator", "load generator"}
+        assert all(ms > 0 for ms in level["cpu_ms_per_image"].values()), level
     assert e2e["overhead_pct"] < 100
+    pinned = e2e["pinned"]
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert pinned["failed"] == 0
+        assert pinned["uploads"] == SMOKE.e2e_uploads_per_level
+        assert pinned["transform_only"]["threads"] == 1
+        assert pinned["transform_only"]["images_per_s"] > 0
+        assert pinned["worker_cpu"] and pinned["other_cpus"]
+        assert not set(pinned["worker_cpu"]) & set(pinned["other_cpus"])
+    else:
+        assert pinned is None
 
 
 def test_notifier_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
