@@ -1,4 +1,4 @@
-"""The embedded AWS emulator: moto's server over real HTTP, bootstrapped with our resources.
+"""The embedded AWS emulator: moto's backends over real HTTP, bootstrapped with our resources.
 
 ``python -m devstack.emulator`` serves on 127.0.0.1:4566 (``SNAPQUEUE_EMULATOR_PORT``),
 applies the same bootstrap as docker-compose's init service, prints one ``ready`` line,
@@ -17,13 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
+from cheroot import wsgi
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
@@ -68,28 +63,63 @@ class MemoizedDispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
-class QuietRequestHandler(MotoRequestHandler):
-    """No access-log line per request (werkzeug's default): it costs the emulator ~8% of
-    its CPU under load. Errors are still logged."""
+class EmulatorServer:
+    """moto's WSGI app over HTTP/1.1 with keep-alive, in a background thread.
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
+    ``moto.server.ThreadedMotoServer`` serves through werkzeug's development server,
+    which closes the connection after every response: each AWS call then paid a TCP
+    connect and teardown on both ends, and the emulator a new thread per request. AWS
+    keeps connections alive, so cheroot (a threaded HTTP/1.1 server with keep-alive)
+    serves the same app here. Every SQS long poll holds a thread for up to 20 s, hence
+    the generous pool.
+    """
 
-
-class EmulatorServer(ThreadedMotoServer):
-    """moto's ``ThreadedMotoServer``, with DynamoDB's conditional writes made atomic,
-    its backend lookup memoized and no per-request access log."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(ip_address=host, port=port, verbose=False)
-
-    def _server_entry(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 64) -> None:
         app = AtomicDynamoDB(MemoizedDispatcher(create_backend_app))
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=QuietRequestHandler
+        # Idle keep-alive connections are closed after ``timeout`` seconds: longer than
+        # aiohttp keeps an idle connection (15 s), so the client always closes first and
+        # never sends a request on a connection the server is closing.
+        self._server = wsgi.Server(
+            (host, port), app, numthreads=threads, timeout=60, request_queue_size=128
         )
-        self._server_ready_event.set()
-        self._server.serve_forever()
+        self._server.server_name = "snapqueue-emulator"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Bind and serve; the port is known when this returns."""
+        ready = threading.Event()
+        failed: list[OSError] = []
+
+        def serve() -> None:
+            # cheroot's request threads are started by prepare() and inherit its thread's
+            # daemon flag: started here, they never keep the process alive at exit.
+            try:
+                self._server.prepare()
+            except OSError as exc:  # the port is taken, say: start() raises it
+                failed.append(exc)
+                return
+            finally:
+                ready.set()
+            self._server.serve()
+
+        self._thread = threading.Thread(target=serve, name="emulator-http", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the emulator did not bind within 30 s")
+        if failed:
+            raise failed[0]
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.bind_addr[:2]  # type: ignore[index,misc]
+        return str(host), int(port)
+
+    def stop(self, timeout: float = 0.5) -> None:
+        """Stop serving. cheroot's own stop ends by waiting for every running request,
+        and an SQS long poll can run 20 s more: after ``timeout`` the rest is left to
+        the process's exit (the threads are daemons)."""
+        stopping = threading.Thread(target=self._server.stop, name="emulator-stop", daemon=True)
+        stopping.start()
+        stopping.join(timeout)
 
     @property
     def url(self) -> str:
