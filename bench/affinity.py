@@ -42,11 +42,11 @@ def this_thread_on(cpus: set[int]) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children so far."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU time so far of a process (and, by default, its children)."""
     root = psutil.Process(pid)
     total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    for process in [root, *(root.children(recursive=True) if children else [])]:
         with contextlib.suppress(psutil.NoSuchProcess):
             times = process.cpu_times()
             total += times.user + times.system

@@ -184,7 +184,8 @@ def cpu_by_process(stack: Stack) -> dict[str, float]:
         for name, process in stack.processes.items()
         if process.running
     }
-    used["load generator"] = affinity.cpu_seconds(os.getpid())
+    # This process alone: its children are the stack's processes, counted above.
+    used["load generator"] = affinity.cpu_seconds(os.getpid(), children=False)
     return used
 
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from worker_helpers import (
     FAST,
+    jobs_settled,
     pending_record,
     queue_url,
     raw_item,
@@ -75,6 +76,7 @@ async def test_processes_an_upload_and_notifies(resources_factory: Any) -> None:
         )
         record = (await wait_terminal(clients, settings, [image_id]))[image_id]
         events = await events_until(clients, url, "imageProcessed")
+        await jobs_settled(app)
         async with httpx.AsyncClient() as http:
             base = f"http://127.0.0.1:{app.port}"
             assert (await http.get(f"{base}/healthz")).json() == {"status": "ok"}
@@ -133,6 +135,7 @@ async def test_duplicate_delivery_processes_once_and_resends_terminal(
             QueueUrl=upload_queue, MessageBody=s3_event_body(settings.uploads_bucket, key)
         )
         again = await events_until(clients, url, "imageProcessed")
+        await jobs_settled(app)
         metrics = app.metrics.render().decode()
     assert [e["type"] for e in first] == ["status", "imageProcessed"]
     assert [e["type"] for e in again] == ["imageProcessed"]  # no second PROCESSING

@@ -142,6 +142,15 @@ async def running_worker(settings: WorkerSettings) -> AsyncIterator[WorkerApp]:
             await asyncio.wait_for(task, timeout=settings.shutdown_grace_seconds + 10)
 
 
+async def jobs_settled(app: WorkerApp, within: float = 10) -> None:
+    """Wait until no job runs: a job counts its outcome after its terminal event is sent,
+    so a test that saw the event may otherwise read the metrics a moment too early."""
+    deadline = time.monotonic() + within
+    while app.consumer is not None and app.consumer.in_flight:
+        assert time.monotonic() < deadline, "jobs still running"
+        await asyncio.sleep(0.02)
+
+
 async def receive_all(clients: AwsClients, url: str, wait: float = 1) -> list[dict[str, Any]]:
     response = await clients.sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait)
