@@ -113,7 +113,8 @@ module "processing_worker" {
   }
 
   environment = merge(local.common_environment, {
-    SNAPQUEUE_HTTP_PORT   = "8002"
-    SNAPQUEUE_CONCURRENCY = tostring(var.processing_worker.concurrency)
+    SNAPQUEUE_HTTP_PORT      = "8002"
+    SNAPQUEUE_CONCURRENCY    = tostring(var.processing_worker.concurrency)
+    SNAPQUEUE_JOBS_IN_FLIGHT = tostring(var.processing_worker.jobs_in_flight)
   })
 }

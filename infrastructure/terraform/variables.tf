@@ -234,7 +234,10 @@ variable "processing_worker" {
     backlog_per_task_target = number
     desired_count           = number
     concurrency             = number
+    jobs_in_flight          = number
   })
+  # concurrency: Pillow threads, one per vCPU (cpu / 1024). jobs_in_flight: messages held
+  # at once, twice the threads, so downloads and uploads overlap the transforms.
   default = {
     cpu                     = 1024
     memory                  = 2048
@@ -242,7 +245,8 @@ variable "processing_worker" {
     max_count               = 20
     backlog_per_task_target = 20
     desired_count           = 1
-    concurrency             = 2
+    concurrency             = 1
+    jobs_in_flight          = 2
   }
 }
 
