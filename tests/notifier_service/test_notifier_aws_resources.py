@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from contextlib import AsyncExitStack
 
 import pytest
@@ -16,6 +17,7 @@ from notifier_service.aws_resources import (
 )
 from notifier_service.errors import StartupError
 from notifier_service.settings import NotifierSettings
+from notifier_service.sweeper import HEARTBEAT_TAG
 from snapqueue_core.aws import open_clients
 from tests.notifier_service.helpers import Stack
 
@@ -47,6 +49,37 @@ async def test_replica_queue_is_idempotent_and_short_lived(stack: Stack) -> None
     assert first.endswith(stack.settings.notify_queue_name)
     await delete_replica_queue(sqs, first)
     await delete_replica_queue(sqs, first)  # already gone: fine
+
+
+async def test_replica_queue_is_born_with_a_heartbeat_and_a_restart_renews_it(
+    stack: Stack,
+) -> None:
+    sqs = stack.clients.sqs
+    url = await create_replica_queue(sqs, stack.settings)
+    tags = (await sqs.list_queue_tags(QueueUrl=url))["Tags"]
+    assert abs(int(tags[HEARTBEAT_TAG]) - time.time()) < 5
+    # A replica restarted under the same id, long after it died: alive again at once.
+    await sqs.tag_queue(QueueUrl=url, Tags={HEARTBEAT_TAG: "1000", "team": "media"})
+    assert await create_replica_queue(sqs, stack.settings) == url
+    tags = (await sqs.list_queue_tags(QueueUrl=url))["Tags"]
+    assert abs(int(tags[HEARTBEAT_TAG]) - time.time()) < 5
+    await delete_replica_queue(sqs, url)
+
+
+async def test_an_existing_queue_with_other_attributes_is_reused_and_tagged(stack: Stack) -> None:
+    sqs = stack.clients.sqs
+    name = stack.settings.notify_queue_name
+    url = (await sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"}))[
+        "QueueUrl"
+    ]
+    assert await create_replica_queue(sqs, stack.settings) == url
+    attributes = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))[
+        "Attributes"
+    ]
+    assert attributes["VisibilityTimeout"] == "30"
+    tags = (await sqs.list_queue_tags(QueueUrl=url))["Tags"]
+    assert abs(int(tags[HEARTBEAT_TAG]) - time.time()) < 5
+    await delete_replica_queue(sqs, url)
 
 
 async def test_readiness_reports_unreachable_aws(

@@ -15,6 +15,10 @@ def test_defaults() -> None:
     assert settings.origins == settings.cors_origins
     assert settings.allow_missing_origin
     assert settings.notify_queue_name == f"snapqueue-notify-{settings.replica_id}"
+    assert settings.queue_heartbeat_seconds == 60
+    assert settings.queue_sweep_interval_seconds == 300
+    assert settings.queue_stale_after_seconds == 900
+    assert settings.queue_untagged_stale_after_seconds == 86_400
 
 
 def test_each_process_gets_its_own_replica_id() -> None:
@@ -50,3 +54,33 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_invalid_values_name_the_field(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         NotifierSettings.from_env(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"queue_heartbeat_seconds": 400}, "queue_stale_after_seconds.*3 × queue_heartbeat"),
+        (
+            {"queue_heartbeat_seconds": 10, "queue_stale_after_seconds": 29},
+            "queue_stale_after_seconds",
+        ),
+        ({"queue_untagged_stale_after_seconds": 600}, "queue_untagged_stale_after_seconds"),
+        ({"notify_queue_prefix": "snapqueue-"}, "notify_queue_prefix.*upload_queue"),
+        ({"notify_queue_prefix": "dlq-", "upload_dlq": "dlq-uploads"}, "upload_dlq"),
+        ({"notify_queue_prefix": ""}, "notify_queue_prefix.*empty"),
+    ],
+)
+def test_sweeper_settings_that_could_sweep_the_wrong_queue_are_refused(
+    overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        NotifierSettings.from_env(**overrides)
+
+
+def test_sweeper_thresholds_at_their_minimum() -> None:
+    settings = NotifierSettings.from_env(
+        queue_heartbeat_seconds=10,
+        queue_stale_after_seconds=30,
+        queue_untagged_stale_after_seconds=30,
+    )
+    assert settings.queue_stale_after_seconds == 3 * settings.queue_heartbeat_seconds

@@ -3,14 +3,14 @@
 :class:`Notifier` owns everything through one ``AsyncExitStack``; ``run`` serves until the
 ``stop`` event is set, then shuts down in the order that lets browsers move on at once:
 stop accepting, close every socket with 1001 (each handler deletes its routing rows on the
-way out), stop consuming, delete the replica's queue.
+way out), stop consuming, heartbeating and sweeping, delete the replica's queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,6 +33,7 @@ from .metrics import Metrics
 from .registry import Registry
 from .routes import HttpRoutes
 from .settings import NotifierSettings
+from .sweeper import Heartbeat, QueueSweeper
 
 log = logging.getLogger(__name__)
 
@@ -139,21 +140,32 @@ class Notifier:
                 "queueUrl": queue_url,
             },
         )
-        consumer_task = asyncio.create_task(consumer.run(), name="replica-queue-consumer")
+        # None of these ends by itself (each logs and retries what AWS refuses).
+        background = [
+            asyncio.create_task(consumer.run(), name="replica-queue-consumer"),
+            asyncio.create_task(
+                Heartbeat(clients.sqs, queue_url, settings).run(), name="replica-queue-heartbeat"
+            ),
+            asyncio.create_task(
+                QueueSweeper(clients.sqs, settings, self.metrics).run(), name="dead-queue-sweeper"
+            ),
+        ]
         stop_task = asyncio.create_task(stop.wait(), name="stop-signal")
         self.ready.set()
         try:
-            await asyncio.wait({consumer_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*background, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop_task.cancel()
             await self._close_server(server)
-            consumer_task.cancel()
-            with suppress(asyncio.CancelledError):
-                await consumer_task
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await sender.aclose()
         if not stop.is_set():
-            # The consumer ended by itself: that is a bug, not a shutdown. Surface it.
-            consumer_task.result()
+            # A background task ended by itself: that is a bug, not a shutdown. Surface it.
+            for task in background:
+                if task.done() and not task.cancelled():
+                    task.result()
 
     async def _close_server(self, server: Server) -> None:
         settings = self.settings

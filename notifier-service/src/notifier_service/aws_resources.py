@@ -13,6 +13,7 @@ from snapqueue_core.publisher import GONE_QUEUE_CODES
 
 from .errors import StartupError
 from .settings import NotifierSettings
+from .sweeper import heartbeat_tags
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class _NotYet(Exception):
 
 
 async def create_replica_queue(sqs: SQSClient, settings: NotifierSettings) -> str:
-    """Create this replica's own queue (idempotent for a restarted replica); its URL."""
+    """Create this replica's own queue, tagged alive (idempotent for a restarted replica)."""
     attributes = {
         # Events older than this are about clients this replica no longer holds.
         "MessageRetentionPeriod": str(settings.notify_queue_retention_seconds),
@@ -55,14 +56,29 @@ async def create_replica_queue(sqs: SQSClient, settings: NotifierSettings) -> st
     }
     name = settings.notify_queue_name
     try:
-        response = await sqs.create_queue(QueueName=name, Attributes=attributes)
+        # Tagged in the same call: no sweeper ever sees this queue without a heartbeat.
+        response = await sqs.create_queue(
+            QueueName=name, Attributes=attributes, tags=heartbeat_tags(time.time())
+        )
         url: str = response["QueueUrl"]
+        return url
     except ClientError as exc:
-        if error_code(exc) not in EXISTING_QUEUE_CODES:
+        # SQS also refuses to "create" an existing queue whose tags differ (and a heartbeat
+        # always differs), under a code it does not document: the queue's existence decides.
+        if error_code(exc) not in EXISTING_QUEUE_CODES and not await _queue_exists(sqs, name):
             raise
-        url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
-        await sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+    await sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    await sqs.tag_queue(QueueUrl=url, Tags=heartbeat_tags(time.time()))
     return url
+
+
+async def _queue_exists(sqs: SQSClient, name: str) -> bool:
+    try:
+        await sqs.get_queue_url(QueueName=name)
+    except ClientError:
+        return False
+    return True
 
 
 async def delete_replica_queue(sqs: SQSClient, queue_url: str) -> None:

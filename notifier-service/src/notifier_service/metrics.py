@@ -62,6 +62,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.queues_swept = Counter(
+            "notifier_queues_swept",
+            "Queues of dead replicas deleted by this replica's sweeper.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

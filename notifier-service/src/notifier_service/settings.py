@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
 from snapqueue_core.settings import CoreSettings, split_csv
@@ -14,6 +14,10 @@ KiB = 1024
 
 # SQS queue names allow 80 characters of [A-Za-z0-9_-]; the replica id ends the name.
 REPLICA_ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
+
+# A live replica must be able to miss two heartbeats (a slow AWS call, a long GC pause)
+# and still be judged alive by the others' sweepers.
+MIN_HEARTBEATS_PER_STALE_PERIOD = 3
 
 
 def new_replica_id() -> str:
@@ -102,11 +106,67 @@ class NotifierSettings(CoreSettings):
         description="permessage-deflate; off because frames are small and every "
         "compressed connection keeps zlib state in memory.",
     )
+    queue_heartbeat_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often a replica refreshes the `snapqueue:heartbeat` tag of its queue.",
+    )
+    queue_sweep_interval_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How often (±20% jitter) a replica deletes the queues of dead replicas; "
+        "the first sweep comes one interval after start.",
+    )
+    queue_stale_after_seconds: float = Field(
+        900.0,
+        gt=0,
+        description="A replica queue whose heartbeat is older than this is deleted by the "
+        "sweep; at least 3 × `queue_heartbeat_seconds`.",
+    )
+    queue_untagged_stale_after_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="A replica queue without a heartbeat tag (made by a version before the "
+        "sweeper) is deleted this long after its creation; at least "
+        "`queue_stale_after_seconds`.",
+    )
 
     @field_validator("replica_id", mode="before")
     @classmethod
     def _default_replica_id(cls, value: object) -> object:
         return value or new_replica_id()
+
+    @field_validator("notify_queue_prefix")
+    @classmethod
+    def _prefix_spares_the_upload_queues(cls, value: str, info: ValidationInfo) -> str:
+        # The sweeper lists every queue under this prefix and deletes the untagged old ones:
+        # the upload queue and its DLQ must never be among them.
+        if not value:
+            raise ValueError("must not be empty: the sweeper would see every queue")
+        for field in ("upload_queue", "upload_dlq"):
+            name = info.data.get(field)
+            if name is not None and name.startswith(value):
+                raise ValueError(f"must not be a prefix of {field} ({name!r})")
+        return value
+
+    @field_validator("queue_stale_after_seconds")
+    @classmethod
+    def _stale_after_spans_heartbeats(cls, value: float, info: ValidationInfo) -> float:
+        heartbeat = info.data.get("queue_heartbeat_seconds")
+        if heartbeat is not None and value < MIN_HEARTBEATS_PER_STALE_PERIOD * heartbeat:
+            raise ValueError(
+                f"must be at least {MIN_HEARTBEATS_PER_STALE_PERIOD} × "
+                f"queue_heartbeat_seconds ({heartbeat:g} s)"
+            )
+        return value
+
+    @field_validator("queue_untagged_stale_after_seconds")
+    @classmethod
+    def _untagged_waits_longer(cls, value: float, info: ValidationInfo) -> float:
+        stale_after = info.data.get("queue_stale_after_seconds")
+        if stale_after is not None and value < stale_after:
+            raise ValueError(f"must be at least queue_stale_after_seconds ({stale_after:g} s)")
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
