@@ -95,7 +95,9 @@ data "aws_iam_policy_document" "processing_worker" {
 data "aws_iam_policy_document" "notifier_service" {
   statement {
     sid = "OwnReplicaQueue"
-    # Each replica creates snapqueue-notify-<replica> at start and deletes it on shutdown.
+    # Each replica creates snapqueue-notify-<replica> at start, tags it with a heartbeat
+    # (TagQueue, also needed to tag in CreateQueue) and deletes it on shutdown. The sweeper
+    # reads the others' tags and creation time and deletes the queues of dead replicas.
     actions = [
       "sqs:CreateQueue",
       "sqs:DeleteQueue",
@@ -104,8 +106,18 @@ data "aws_iam_policy_document" "notifier_service" {
       "sqs:SetQueueAttributes",
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
+      "sqs:TagQueue",
+      "sqs:ListQueueTags",
     ]
     resources = [local.notify_queues_arn]
+  }
+
+  statement {
+    sid = "FindReplicaQueues"
+    # ListQueues names no queue: AWS documents its resource as the account's queues in the
+    # region (arn:...:sqs:<region>:<account>:*). The sweeper filters by the notify prefix.
+    actions   = ["sqs:ListQueues"]
+    resources = ["${local.sqs_arn_prefix}:*"]
   }
 
   statement {

@@ -241,6 +241,11 @@ def test_task_roles_are_scoped_to_their_resources() -> None:
     # Only the notifier manages queues, only its own replicas' (by name prefix).
     assert grants["notifier_service"]["sqs:CreateQueue"] == {notify}
     assert grants["notifier_service"]["sqs:DeleteQueue"] == {notify}
+    # The dead-queue sweeper: heartbeat tags on the replica queues only; ListQueues has no
+    # queue-level resource, so it gets the account's queues in the region, as AWS documents.
+    assert grants["notifier_service"]["sqs:TagQueue"] == {notify}
+    assert grants["notifier_service"]["sqs:ListQueueTags"] == {notify}
+    assert grants["notifier_service"]["sqs:ListQueues"] == {"${local.sqs_arn_prefix}:*"}
     assert grants["processing_worker"]["sqs:SendMessage"] == {notify}
     assert "sqs:CreateQueue" not in grants["processing_worker"]
     # Only the worker consumes upload events and writes variants; nobody else deletes originals.
