@@ -20,7 +20,7 @@ async def test_routes_to_the_replicas_holding_the_image(resources_factory: Any) 
     await connections.put(ConnectionRow(image_id, "c1", "a", queues["a"]), ttl_seconds=60)
     await connections.put(ConnectionRow(image_id, "c2", "a", queues["a"]), ttl_seconds=60)
     await connections.put(ConnectionRow(image_id, "c3", "b", queues["b"]), ttl_seconds=60)
-    # A replica that died: its queue is gone, its row lingers until the TTL.
+    # A replica that died: its queue is gone; its row is deleted at the first failed send.
     gone = queues["b"].rsplit("/", 1)[0] + "/no-such-queue"
     await connections.put(ConnectionRow(image_id, "c4", "dead", gone), ttl_seconds=60)
 
@@ -29,6 +29,8 @@ async def test_routes_to_the_replicas_holding_the_image(resources_factory: Any) 
         NotificationEvent.progress(image_id, ImageStatus.PROCESSING)
     )
     assert delivered == 2
+    remaining = {row.connection_id for row in await connections.for_image(image_id)}
+    assert remaining == {"c1", "c2", "c3"}
 
     async def drain(url: str) -> list[dict[str, Any]]:
         response = await clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)

@@ -360,10 +360,12 @@ async def test_a_killed_replicas_queue_is_swept_by_the_live_replicas(
     for replica in replicas:
         assert await exists(stack, replica.queue_url)
         assert not replica.task.done()
-    # The row outlives the queue until its TTL; publishing to it is not an error.
+    # The row outlives the queue until the next event for the image: publishing to it is
+    # not an error, and the publisher then deletes the row.
     assert [row.queue_url for row in await stack.connections.for_image(image_id)] == [dead_queue]
     event = NotificationEvent.progress(image_id, ImageStatus.PROCESSING)
     assert await stack.publish(event) == 0
+    assert await stack.connections.for_image(image_id) == []
 
 
 async def _gone(stack: Stack, url: str) -> bool:

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from .aws import SQSClient, error_code
 from .schemas import NotificationEvent
-from .store import ConnectionStore
+from .store import ConnectionRow, ConnectionStore
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class NotificationPublisher:
             *(self._send(url, body) for url in queue_urls), return_exceptions=True
         )
         delivered = 0
+        gone: list[str] = []
         for url, result in zip(queue_urls, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, ClientError):
@@ -44,13 +45,31 @@ class NotificationPublisher:
                 )
             elif result:
                 delivered += 1
+            else:
+                gone.append(url)
+        if gone:
+            await self._forget([row for row in rows if row.queue_url in gone])
         return delivered
+
+    async def _forget(self, rows: list[ConnectionRow]) -> None:
+        """Delete the rows of replicas whose queue is gone (a dead replica, swept): the
+        next event for the image then skips them instead of failing a send again until
+        the rows' TTL. Best effort: a row left behind only costs that failed send."""
+        for row in rows:
+            try:
+                await self._connections.delete(row.image_id, row.connection_id)
+            except ClientError as exc:
+                log.warning(
+                    "could not delete a dead replica's row",
+                    extra={"imageId": row.image_id, "code": error_code(exc)},
+                )
 
     async def _send(self, queue_url: str, body: str) -> bool:
         try:
             await self._sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         except ClientError as exc:
-            # A replica that died leaves rows behind until their TTL; its queue is gone.
+            # A replica that died leaves rows behind; once its queue is gone (shut down,
+            # or swept by the notifiers), publish() deletes them.
             if error_code(exc) in GONE_QUEUE_CODES:
                 return False
             raise
