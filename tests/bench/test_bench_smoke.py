@@ -93,7 +93,7 @@ def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
     pinned = e2e["pinned"]
     if len(os.sched_getaffinity(0)) >= 2:
         assert pinned["failed"] == 0
-        assert pinned["uploads"] == SMOKE.e2e_uploads_per_level
+        assert pinned["uploads"] == 2 * SMOKE.e2e_uploads_per_level
         assert pinned["transform_only"]["threads"] == 1
         assert pinned["transform_only"]["images_per_s"] > 0
         assert pinned["worker_cpu"]
