@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,14 +60,25 @@ def thumbnail_fits(size: tuple[int, int], preset: Preset) -> bool:
     return width >= preset.width and height >= preset.height
 
 
+# libjpeg's DCT scaling is a coarse filter: decoded at 1/4 scale, a 24 MP photo needed only
+# a 1.38× LANCZOS afterwards and its resized variant came out at 44.96 dB against a
+# full-resolution LANCZOS; decoded at 1/2 (2.77× left), 52.92 dB for 57 ms more. At least
+# 1.5× is left to LANCZOS. (Pillow's thumbnail() leaves 2×, which would make a 4032 px photo
+# decode at full size for a 1024 px variant: 1/2 scale gives 2016.)
+MIN_RESIZE_AFTER_DRAFT = 1.5
+
+
 def needed_decode_size(display: tuple[int, int], settings: WorkerSettings) -> tuple[int, int]:
-    """The smallest upright size from which every variant can be made at full quality."""
+    """The smallest upright size from which every variant can be made at full quality:
+    each variant's size, times the margin left to LANCZOS, never beyond the image."""
     box = settings.resized_preset
     target_w, target_h = transforms.fit_size(display, (box.width, box.height))
     thumb = settings.thumbnail_preset
+    width = max(target_w, min(display[0], thumb.width))
+    height = max(target_h, min(display[1], thumb.height))
     return (
-        max(target_w, min(display[0], thumb.width)),
-        max(target_h, min(display[1], thumb.height)),
+        min(display[0], math.ceil(width * MIN_RESIZE_AFTER_DRAFT)),
+        min(display[1], math.ceil(height * MIN_RESIZE_AFTER_DRAFT)),
     )
 
 
