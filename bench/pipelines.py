@@ -171,8 +171,8 @@ def ours(box: Box) -> Pipeline:
 
 def split(box: Box) -> Pipeline:
     """The worker's ``process_file``, step by step through its public functions, timed."""
-    from processing_worker import decode, metadata, transforms
-    from processing_worker.pipeline import decode_upright, encode, file_digest, thumbnail_fits
+    from processing_worker import decode, metadata
+    from processing_worker.pipeline import decode_rgb, encode, file_digest, make_variants
 
     settings = worker_settings(box)
     limits = decode.Limits.from_settings(settings)
@@ -183,16 +183,9 @@ def split(box: Box) -> Pipeline:
         file_digest(path)
         marks.append(time.perf_counter())
         with decode.open_image(path, limits) as image:
-            upright, exif, _ = decode_upright(image, settings)
+            stored, exif, _ = decode_rgb(image, settings)
         marks.append(time.perf_counter())
-        resized = transforms.resized(upright, settings.resized_preset)
-        thumb_source = resized
-        if resized.size != upright.size and not thumbnail_fits(
-            resized.size, settings.thumbnail_preset
-        ):
-            thumb_source = upright
-        thumb = transforms.thumbnail(thumb_source, settings.thumbnail_preset)
-        gray = transforms.grayscale(resized, settings.resized_preset)
+        resized, thumb, gray = make_variants(stored, metadata.orientation_of(exif), settings)
         marks.append(time.perf_counter())
         pixels = np.asarray(resized) if keep_pixels else None
         variants = {

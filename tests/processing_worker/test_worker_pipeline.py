@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from devstack.corpus import CORPUS
 from processing_worker import blurhash, decode
@@ -205,3 +205,25 @@ def test_jpeg_fast_path_is_draft_scaled_and_accurate(tmp_path: Path) -> None:
     with Image.open(io.BytesIO(result.variants["resized"].data)) as resized:
         assert resized.size == (1024, 768)
         assert psnr(resized, reference) >= 45
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("shape", ["Landscape", "Portrait"])
+def test_every_orientation_comes_out_upright(shape: str, orientation: int) -> None:
+    """The variants are resized in stored orientation and turned upright afterwards: they
+    must show what a viewer shows (Pillow's exif_transpose of the full image)."""
+    path = CORPUS / "orientation" / f"{shape}_{orientation}.jpg"
+    settings = WorkerSettings.from_env(output_format="png")
+    result = process_file(str(path), settings)
+    with Image.open(path) as source:
+        viewed = ImageOps.exif_transpose(source.convert("RGB"))
+    assert (result.metadata["width"], result.metadata["height"]) == viewed.size
+    for name in ("resized", "thumbnail"):
+        variant = result.variants[name]
+        with Image.open(io.BytesIO(variant.data)) as image:
+            produced = image.convert("RGB")
+        if name == "resized":
+            expected = viewed.resize(produced.size, Image.Resampling.LANCZOS)
+        else:
+            expected = ImageOps.fit(viewed, produced.size, Image.Resampling.LANCZOS)
+        assert psnr(produced, expected) > 30, (name, psnr(produced, expected))

@@ -112,10 +112,11 @@ def encode(name: str, image: Image.Image, settings: WorkerSettings) -> EncodedVa
     )
 
 
-def decode_upright(
+def decode_rgb(
     image: Image.Image, settings: WorkerSettings
 ) -> tuple[Image.Image, Image.Exif, tuple[int, int]]:
-    """Decode (draft-scaled for JPEG) and normalise; also return the source's EXIF."""
+    """Decode (draft-scaled for JPEG) to sRGB RGB or RGBA, still in stored orientation (the
+    variants are turned upright once they are small); also return the source's EXIF."""
     if image.format in decode.JPEG_FORMATS:
         # JPEG keeps EXIF in a header segment: readable before decoding, as the draft
         # scale depends on the orientation.
@@ -131,10 +132,34 @@ def decode_upright(
         exif = metadata.read_exif(image)
     decoded_size = image.size
     try:
-        return transforms.normalize(image), exif, decoded_size
+        return transforms.to_rgb_or_rgba(image), exif, decoded_size
     except decode.DECODER_FAILURES as exc:
         # Some plugins decode lazily, during the first conversion.
         raise decode.decode_failure(exc) from exc
+
+
+def make_variants(
+    stored: Image.Image, orientation: int, settings: WorkerSettings
+) -> tuple[Image.Image, Image.Image, Image.Image]:
+    """resized, thumbnail and grayscale, upright, from the decoded image in stored orientation.
+
+    The resize runs before the rotation, so only the 1024 px result is transposed: turning
+    a rotated 24 MP photo's decoded 2832×2124 upright first cost 18 ms and 24 MB.
+    """
+    resized = transforms.upright(
+        transforms.resized(stored, transforms.stored_preset(settings.resized_preset, orientation)),
+        orientation,
+    )
+    display = metadata.display_size(stored.size, orientation)
+    thumb_source = resized
+    if resized.size != display and not thumbnail_fits(resized.size, settings.thumbnail_preset):
+        # A long panorama: the resized one is too thin to crop.
+        thumb_source = transforms.upright(stored, orientation)
+    return (
+        resized,
+        transforms.thumbnail(thumb_source, settings.thumbnail_preset),
+        transforms.grayscale(resized, settings.resized_preset),
+    )
 
 
 def process_file(path: str, settings: WorkerSettings) -> ProcessResult:
@@ -147,27 +172,22 @@ def process_file(path: str, settings: WorkerSettings) -> ProcessResult:
         source_format = image.format or "unknown"
         source_mode = image.mode
         frames = decode.frame_count(image)
-        upright, exif, decoded_size = decode_upright(image, settings)
+        stored, exif, decoded_size = decode_rgb(image, settings)
         exif_summary = metadata.exif_summary(exif, include_gps=settings.store_gps_coordinates)
-    if upright.width < 1 or upright.height < 1:
+    if stored.width < 1 or stored.height < 1:
         raise PermanentImageError("corrupt_image", "The image says it has no pixels.")
 
-    resized = transforms.resized(upright, settings.resized_preset)
-    thumb_source = resized
-    if resized.size != upright.size and not thumbnail_fits(resized.size, settings.thumbnail_preset):
-        thumb_source = upright  # a long panorama: the resized one is too thin to crop
+    orientation = metadata.orientation_of(exif)
+    resized, thumbnail, grayscale = make_variants(stored, orientation, settings)
     variants = {
-        "thumbnail": encode(
-            "thumbnail", transforms.thumbnail(thumb_source, settings.thumbnail_preset), settings
-        ),
+        "thumbnail": encode("thumbnail", thumbnail, settings),
         "resized": encode("resized", resized, settings),
-        "grayscale": encode(
-            "grayscale", transforms.grayscale(resized, settings.resized_preset), settings
-        ),
+        "grayscale": encode("grayscale", grayscale, settings),
     }
+    width, height = metadata.display_size(stored.size, orientation)
     meta: dict[str, Any] = {
-        "width": upright.width,
-        "height": upright.height,
+        "width": width,
+        "height": height,
         "format": source_format,
         "mode": source_mode,
         "frames": frames,

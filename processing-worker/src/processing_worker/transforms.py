@@ -116,6 +116,31 @@ def to_rgb_or_rgba(image: Image.Image) -> Image.Image:
     return image
 
 
+# What ImageOps.exif_transpose does for each EXIF orientation.
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def upright(image: Image.Image, orientation: int) -> Image.Image:
+    """``image`` as a viewer shows it, given the EXIF orientation (1–8) it was stored with."""
+    method = _TRANSPOSE.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def stored_preset(preset: Preset, orientation: int) -> Preset:
+    """The box that, in stored orientation, becomes ``preset`` once the image is upright."""
+    if orientation in (5, 6, 7, 8):
+        return Preset(width=preset.height, height=preset.width)
+    return preset
+
+
 def normalize(image: Image.Image) -> Image.Image:
     """Upright, sRGB, RGB or RGBA: the image as a person sees it (the current frame).
 
