@@ -18,7 +18,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,6 +34,9 @@ HEARTBEAT_TAG = "snapqueue:heartbeat"
 # Sweeps are spread by ±20% so replicas started together do not list and tag-read in step.
 SWEEP_JITTER = 0.2
 LIST_PAGE_SIZE = 1000
+LIST_ATTEMPTS = 3
+# A page token that no longer leads anywhere: the queue it pointed at was deleted.
+STALE_TOKEN_CODES = frozenset({"InvalidToken", "InvalidParameterValue"})
 
 
 def heartbeat_tags(now: float) -> dict[str, str]:
@@ -178,7 +181,7 @@ class QueueSweeper:
 
         A listing failure propagates: nothing is known about the queues not yet listed.
         """
-        return [url async for url in self._queue_urls() if await self.sweep_queue(url)]
+        return [url for url in await self._queue_urls() if await self.sweep_queue(url)]
 
     async def sweep_queue(self, url: str) -> bool:
         """Delete the queue at ``url`` if its replica is dead; whether it was deleted.
@@ -203,19 +206,35 @@ class QueueSweeper:
             )
         return False
 
-    async def _queue_urls(self) -> AsyncIterator[str]:
+    async def _queue_urls(self) -> list[str]:
+        """Every queue under the prefix, listed before any is judged.
+
+        A page token can name a queue that another replica's sweep deletes between two
+        pages (moto then answers ``InvalidToken``): the listing starts over, and the queues
+        already gone are simply no longer in it.
+        """
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            try:
+                return await self._list_once()
+            except ClientError as exc:
+                if error_code(exc) not in STALE_TOKEN_CODES or attempt == LIST_ATTEMPTS:
+                    raise
+                log.info("queue listing changed while paging; listing again")
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _list_once(self) -> list[str]:
         # SQS returns a NextToken only when MaxResults is given.
         params = {
             "QueueNamePrefix": self._settings.notify_queue_prefix,
             "MaxResults": self._page_size,
         }
+        urls: list[str] = []
         while True:
             response = await self._sqs.list_queues(**params)
-            for url in response.get("QueueUrls", []):
-                yield url
+            urls += response.get("QueueUrls", [])
             token = response.get("NextToken")
             if not token:
-                return
+                return urls
             params["NextToken"] = token
 
     async def _delete_if_stale(self, url: str) -> bool:
