@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from devstack.corpus import CORPUS
-from processing_worker import transforms
+from processing_worker import metadata, transforms
 from processing_worker.settings import Preset
 
 THUMB = Preset(width=256, height=256)
@@ -65,19 +65,19 @@ def test_grayscale_mode_and_size() -> None:
 
 def test_transparency_is_kept_and_opaque_alpha_dropped() -> None:
     clear = Image.new("RGBA", (20, 20), (255, 0, 0, 0))
-    assert transforms.normalize(clear).mode == "RGBA"
+    assert transforms.to_rgb_or_rgba(clear).mode == "RGBA"
     opaque = Image.new("RGBA", (20, 20), (255, 0, 0, 255))
-    assert transforms.normalize(opaque).mode == "RGB"
+    assert transforms.to_rgb_or_rgba(opaque).mode == "RGB"
     palette = Image.new("P", (20, 20), 3)
     palette.info["transparency"] = 3
-    assert transforms.normalize(palette).mode == "RGBA"
-    assert transforms.normalize(Image.new("LA", (5, 5), (9, 0))).mode == "RGBA"
+    assert transforms.to_rgb_or_rgba(palette).mode == "RGBA"
+    assert transforms.to_rgb_or_rgba(Image.new("LA", (5, 5), (9, 0))).mode == "RGBA"
 
 
 @pytest.mark.parametrize("mode", ["CMYK", "I;16", "I", "F", "P", "L", "1", "LAB", "YCbCr"])
 def test_every_mode_becomes_rgb(mode: str) -> None:
     image = Image.new(mode, (16, 16))
-    out = transforms.normalize(image)
+    out = transforms.to_rgb_or_rgba(image)
     assert out.mode == "RGB"
     assert out.size == (16, 16)
 
@@ -87,7 +87,7 @@ def test_wide_samples_are_stretched_not_blackened() -> None:
     image = Image.new("I;16", (4, 1))
     for x, value in enumerate((0, 1000, 2000, 4095)):
         image.putpixel((x, 0), value)
-    out = transforms.normalize(image)
+    out = transforms.to_rgb_or_rgba(image)
     values = [out.getpixel((x, 0))[0] for x in range(4)]  # type: ignore[index]
     assert values[0] == 0
     assert values[-1] == 255
@@ -95,7 +95,7 @@ def test_wide_samples_are_stretched_not_blackened() -> None:
 
 
 def test_cmyk_white_is_white() -> None:
-    out = transforms.normalize(Image.new("CMYK", (4, 4), (0, 0, 0, 0)))
+    out = transforms.to_rgb_or_rgba(Image.new("CMYK", (4, 4), (0, 0, 0, 0)))
     assert out.getpixel((0, 0)) == (255, 255, 255)
 
 
@@ -105,7 +105,8 @@ def test_transforms_do_not_mutate_their_input() -> None:
     transforms.thumbnail(image, THUMB)
     transforms.resized(image, Preset(width=100, height=100))
     transforms.grayscale(image, BOX)
-    transforms.normalize(image)
+    transforms.to_rgb_or_rgba(image)
+    transforms.upright(image, 6)
     assert image.tobytes() == before
     assert image.size == (600, 300)
 
@@ -117,7 +118,8 @@ def _manifest() -> dict[str, dict[str, object]]:
 
 @pytest.mark.parametrize("kind", ["Landscape", "Portrait"])
 def test_every_exif_orientation_ends_upright(kind: str) -> None:
-    """All nine files show the same picture; after normalize they must look alike."""
+    """All nine files show the same picture; converted and turned upright as the worker
+    does, they must look alike."""
     manifest = _manifest()
     reference: Image.Image | None = None
     for flag in range(9):
@@ -125,7 +127,8 @@ def test_every_exif_orientation_ends_upright(kind: str) -> None:
         with Image.open(CORPUS / name) as source:
             source.draft("RGB", (source.width // 8, source.height // 8))
             source.load()
-            upright = transforms.normalize(source)
+            orientation = metadata.orientation_of(source.getexif())
+            upright = transforms.upright(transforms.to_rgb_or_rgba(source), orientation)
         row = manifest[name]
         expected_ratio = int(row["display_width"]) / int(row["display_height"])  # type: ignore[call-overload]
         assert upright.width / upright.height == pytest.approx(expected_ratio, rel=0.01), name

@@ -1,8 +1,9 @@
 """Pure image transforms, ``(image, preset) -> image`` in the style of ``PIL.ImageOps``.
 
-No I/O here: every function takes a loaded image and returns a new one. ``normalize``
-turns whatever Pillow decoded (any mode, orientation, colour profile) into an upright
-sRGB ``RGB`` or ``RGBA`` image; the variant functions then only resize and convert.
+No I/O here: every function takes a loaded image and returns a new one.
+``to_rgb_or_rgba`` turns whatever Pillow decoded (any mode, colour profile) into an sRGB
+``RGB`` or ``RGBA`` image; the variant functions resize it in its stored orientation, and
+``upright`` turns the small results the way the EXIF orientation says.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import io
 import math
 from functools import cache
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image, ImageCms
 
 from .settings import Preset
 
 LANCZOS = Image.Resampling.LANCZOS
-ORIENTATION_TAG = 0x0112
 
 # Modes whose pixel values are not 0..255 samples; they are rescaled to 8 bits.
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
@@ -139,19 +139,6 @@ def stored_preset(preset: Preset, orientation: int) -> Preset:
     if orientation in (5, 6, 7, 8):
         return Preset(width=preset.height, height=preset.width)
     return preset
-
-
-def normalize(image: Image.Image) -> Image.Image:
-    """Upright, sRGB, RGB or RGBA: the image as a person sees it (the current frame).
-
-    Never mutates ``image``; returns it unchanged when it already is all of that, which
-    spares a full-size copy on the common path. Metadata in ``info`` is not carried into
-    variants: the encoder drops it.
-    """
-    upright = image
-    if image.getexif().get(ORIENTATION_TAG, 1) in range(2, 9):
-        upright = _required(ImageOps.exif_transpose(image))
-    return to_rgb_or_rgba(upright)
 
 
 def downscale(
