@@ -71,6 +71,11 @@ def unique_names() -> dict[str, str]:
     }
 
 
+def resource_name_env(settings: CoreSettings) -> dict[str, str]:
+    """The ``SNAPQUEUE_*`` variables naming ``settings``' resources, for a service process."""
+    return {f"SNAPQUEUE_{field.upper()}": str(getattr(settings, field)) for field in unique_names()}
+
+
 @pytest.fixture
 def settings_factory() -> Callable[..., Any]:
     """Build any service's settings with unique resource names; overrides win."""

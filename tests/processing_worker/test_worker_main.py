@@ -15,22 +15,12 @@ from PIL import Image
 from worker_helpers import raw_item, upload
 
 from processing_worker.settings import WorkerSettings
-
-NAME_FIELDS = (
-    "uploads_bucket",
-    "processed_bucket",
-    "upload_queue",
-    "upload_dlq",
-    "images_table",
-    "connections_table",
-    "notify_queue_prefix",
-)
+from tests.conftest import resource_name_env
 
 
 def worker_env(settings: WorkerSettings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)  # the aws_env fixture already points AWS_* at the emulator
-    for field in NAME_FIELDS:
-        env[f"SNAPQUEUE_{field.upper()}"] = str(getattr(settings, field))
+    # The aws_env fixture already points AWS_* at the emulator.
+    env = {**os.environ, **resource_name_env(settings)}
     env.update(
         SNAPQUEUE_HTTP_PORT="0",
         SNAPQUEUE_RECEIVE_WAIT_SECONDS="1",

@@ -18,19 +18,10 @@ import pytest
 
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.settings import CoreSettings
-from tests.conftest import aws_environment
+from tests.conftest import aws_environment, resource_name_env
 from tests.upload_service.upload_helpers import multipart_content_type, streamed_file
 
 MiB = 1024 * 1024
-SETTING_NAMES = (
-    "uploads_bucket",
-    "processed_bucket",
-    "upload_queue",
-    "upload_dlq",
-    "images_table",
-    "connections_table",
-    "notify_queue_prefix",
-)
 
 
 @dataclass
@@ -82,9 +73,8 @@ async def service_process(
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "SNAPQUEUE_HTTP_PORT": "0",
+        **resource_name_env(settings),
     }
-    for name in SETTING_NAMES:
-        env[f"SNAPQUEUE_{name.upper()}"] = str(getattr(settings, name))
     running = await launch(env)
     running.settings, running.clients = settings, clients
     try:
