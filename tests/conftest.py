@@ -7,7 +7,6 @@ nothing AWS is patched or mocked.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from devstack.emulator import EmulatorServer
+from devstack.stack import unique_resource_env
 from snapqueue_core.aws import AwsClients, open_clients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.settings import CoreSettings
@@ -58,16 +58,10 @@ def aws_env(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
 
 
 def unique_names() -> dict[str, str]:
-    """Resource names no other test uses (S3 bucket names: lowercase, ≤ 63 chars)."""
-    tag = uuid.uuid4().hex[:10]
+    """Resource names no other test uses, as settings fields (the devstack's naming)."""
+    prefix = "SNAPQUEUE_"
     return {
-        "uploads_bucket": f"sq-uploads-{tag}",
-        "processed_bucket": f"sq-processed-{tag}",
-        "upload_queue": f"sq-upload-events-{tag}",
-        "upload_dlq": f"sq-upload-events-dlq-{tag}",
-        "images_table": f"ImageMetadata-{tag}",
-        "connections_table": f"WebSocketConnections-{tag}",
-        "notify_queue_prefix": f"sq-notify-{tag}-",
+        name.removeprefix(prefix).lower(): value for name, value in unique_resource_env().items()
     }
 
 
