@@ -40,6 +40,20 @@ def aspect_matches(width: int, height: int, display_w: int, display_h: int) -> b
     return low <= expected <= high
 
 
+def variant_size_problem(
+    label: str, name: str, size: tuple[int, int], display: tuple[int, int]
+) -> str | None:
+    """What is wrong with a variant's size: a thumbnail is a square of the default 256 px
+    (smaller for a smaller image); the others keep the displayed aspect."""
+    if name == "thumbnail":
+        side = min(256, *display)
+        if size != (side, side):
+            return f"{label}/thumbnail: {size}, expected {side}×{side}"
+    elif not aspect_matches(*size, *display):
+        return f"{label}/{name}: {size} does not follow {display}"
+    return None
+
+
 def load_manifest() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())
     return rows
@@ -64,13 +78,11 @@ def test_every_corpus_file_through_the_pipeline() -> None:
             continue
         display = (row["display_width"], row["display_height"])
         for name, variant in result.variants.items():
-            size = (variant.width, variant.height)
-            if name == "thumbnail":
-                side = min(256, *display)
-                if size != (side, side):
-                    problems.append(f"{row['file']}/thumbnail: {size}")
-            elif not aspect_matches(*size, *display):
-                problems.append(f"{row['file']}/{name}: {size} does not follow {display}")
+            problem = variant_size_problem(
+                row["file"], name, (variant.width, variant.height), display
+            )
+            if problem:
+                problems.append(problem)
     assert problems == [], "\n".join(problems[:30])
 
 
@@ -123,12 +135,9 @@ async def run_shard(resources_factory: Any, manifest: list[dict[str, Any]]) -> l
                 size = image.size
             if size != (variant["width"], variant["height"]):
                 problems.append(f"{name}/{variant_name}: {size} != recorded size")
-            if variant_name == "thumbnail":
-                side = min(256, *display)
-                if size != (side, side):
-                    problems.append(f"{name}/thumbnail: {size}, expected {side}×{side}")
-            elif not aspect_matches(*size, *display):
-                problems.append(f"{name}/{variant_name}: {size} does not follow {display}")
+            problem = variant_size_problem(name, variant_name, size, display)
+            if problem:
+                problems.append(problem)
         return problems
 
     results = await asyncio.gather(*(check(i, row) for i, row in sent.items()))
