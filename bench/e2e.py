@@ -276,8 +276,10 @@ def run(
     pinned_tabs: int | None = None,
 ) -> dict[str, Any]:
     data = path.read_bytes()
-    # The worker's pool: its concurrency setting, whose default is the CPU count.
-    threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", len(affinity.all_cpus()) or 1))
+    from processing_worker.settings import usable_cpus
+
+    # The worker's pool: its concurrency setting, and that setting's own default.
+    threads = int(stack.env.get("SNAPQUEUE_CONCURRENCY", usable_cpus()))
     images = max(8, uploads_per_level // 2)
     # A few uploads first, not measured: services finish starting (imports, botocore's
     # models, connection pools) before anything is timed, the ceiling included.
