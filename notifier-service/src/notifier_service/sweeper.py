@@ -213,14 +213,14 @@ class QueueSweeper:
         pages (moto then answers ``InvalidToken``): the listing starts over, and the queues
         already gone are simply no longer in it.
         """
-        for attempt in range(1, LIST_ATTEMPTS + 1):
+        for _ in range(LIST_ATTEMPTS - 1):
             try:
                 return await self._list_once()
             except ClientError as exc:
-                if error_code(exc) not in STALE_TOKEN_CODES or attempt == LIST_ATTEMPTS:
+                if error_code(exc) not in STALE_TOKEN_CODES:
                     raise
                 log.info("queue listing changed while paging; listing again")
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return await self._list_once()
 
     async def _list_once(self) -> list[str]:
         # SQS returns a NextToken only when MaxResults is given.
