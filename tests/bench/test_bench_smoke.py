@@ -86,9 +86,13 @@ def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
         # Every upload went through the worker: each stage was observed.
         assert level["stages_s"]["transform"] > 0
         assert level["stages_s"]["download"] > 0
-        # Every process that served the uploads used CPU for them.
-        assert set(level["cpu_ms_per_image"]) >= {"worker", "emulator", "load generator"}
-        assert all(ms > 0 for ms in level["cpu_ms_per_image"].values()), level
+        # The processes that do real work per image used measurable CPU for it. The
+        # upload-service only presigns (well under a millisecond per upload), so over a
+        # smoke run it can stay below one clock tick (10 ms) and read as zero.
+        cpu = level["cpu_ms_per_image"]
+        assert set(cpu) >= {"worker", "emulator", "load generator"}
+        assert all(cpu[name] > 0 for name in ("worker", "emulator", "load generator")), level
+        assert all(ms >= 0 for ms in cpu.values()), level
     assert e2e["overhead_pct"] < 100
     pinned = e2e["pinned"]
     if len(os.sched_getaffinity(0)) >= 2:
