@@ -15,7 +15,7 @@ from snapqueue_core.aws import AwsClients, SQSClient, open_clients
 from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.store import ConnectionStore, ImageStore
 
-from . import decode
+from . import decode, resample
 from .consumer import Consumer
 from .health import HealthServer
 from .job import JobContext
@@ -61,6 +61,9 @@ class WorkerApp:
     async def __aenter__(self) -> WorkerApp:
         settings = self.settings
         decode.configure(settings)
+        # Compile (or load from numba's cache) the resize kernels now, not in the first job.
+        seconds = await asyncio.to_thread(resample.warm_up)
+        log.info("resize kernels ready", extra={"seconds": round(seconds, 2)})
         started = False
         try:
             clients = self._clients or await open_clients(self._stack, settings)

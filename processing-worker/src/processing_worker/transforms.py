@@ -14,9 +14,8 @@ from functools import cache
 
 from PIL import Image, ImageCms
 
+from . import resample
 from .settings import Preset
-
-LANCZOS = Image.Resampling.LANCZOS
 
 # Modes whose pixel values are not 0..255 samples; they are rescaled to 8 bits.
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
@@ -144,17 +143,10 @@ def stored_preset(preset: Preset, orientation: int) -> Preset:
 def downscale(
     image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int] | None = None
 ) -> Image.Image:
-    """LANCZOS to ``size`` (of ``box``, if given), the vertical pass first.
-
-    Pillow filters rows first, over every source row; shrinking the height first runs
-    that pass over fewer rows: about 14% less time on a 12 MP photo, for the same
-    quality (PSNR against a one-pass full-resolution LANCZOS: 49.90 dB, one pass 49.92).
-    """
+    """LANCZOS to ``size`` (of ``box``, if given): Pillow's filter and pixels, computed by
+    :mod:`.resample`'s vectorised kernels."""
     source = image.crop(box) if box is not None else image
-    width, height = size
-    if width < source.width and height < source.height:
-        source = source.resize((source.width, height), LANCZOS)
-    return source.resize(size, LANCZOS)
+    return resample.lanczos(source, size)
 
 
 def resized(image: Image.Image, preset: Preset) -> Image.Image:
