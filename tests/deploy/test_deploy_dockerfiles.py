@@ -145,3 +145,21 @@ def test_dockerignore_keeps_the_context_small() -> None:
         assert pattern in ignored
     for needed in ("libs", "upload-service", "processing-worker", "notifier-service", "scripts"):
         assert needed not in ignored
+
+
+def test_worker_caches_its_compiled_kernels_in_tmp() -> None:
+    # numba caches the resize kernels next to their source by default, which the
+    # unprivileged user cannot write; /tmp is the one writable place on ECS (read-only
+    # root filesystem, a tmp volume) and in compose.
+    runtime_env = " ".join(
+        args
+        for keyword, args in instructions(ROOT / "processing-worker" / "Dockerfile")
+        if keyword == "ENV"
+    )
+    match = re.search(r"NUMBA_CACHE_DIR=(\S+)", runtime_env)
+    assert match, "NUMBA_CACHE_DIR is not set"
+    assert match.group(1).startswith("/tmp/")
+    ecs = (
+        ROOT / "infrastructure" / "terraform" / "modules" / "ecs-service" / "main.tf"
+    ).read_text()
+    assert 'containerPath = "/tmp"' in ecs
