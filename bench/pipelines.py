@@ -153,9 +153,13 @@ def worker_settings(box: Box) -> Any:
 
 
 def ours(box: Box) -> Pipeline:
+    from processing_worker import resample
     from processing_worker.pipeline import process_file
 
     settings = worker_settings(box)
+    # As the worker does at startup: the resize kernels are compiled (or loaded from
+    # numba's cache) before the first job, so no run pays for it.
+    resample.warm_up()
 
     def run(path: str, keep_pixels: bool) -> Output:
         result = process_file(path, settings)
