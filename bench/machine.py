@@ -49,12 +49,13 @@ def describe() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
         "pillow": _version("pillow"),
-        "libjpeg": f"libjpeg-turbo {features.version('jpg')}"
+        "libjpeg": f"libjpeg-turbo {features.version('libjpeg_turbo')}"
         if features.check_feature("libjpeg_turbo")
         else str(features.version("jpg")),
         "pyvips": _version("pyvips"),
         "libvips": _libvips(),
         "numpy": _version("numpy"),
+        "numba": _version("numba"),
         "moto": _version("moto"),
         "websockets": _version("websockets"),
         "uvicorn": _version("uvicorn"),
