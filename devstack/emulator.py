@@ -85,6 +85,12 @@ class EmulatorServer:
             (host, port), app, numthreads=threads, timeout=60, request_queue_size=128
         )
         self._server.server_name = "snapqueue-emulator"
+        # cheroot keeps at most 10 idle keep-alive connections, server-wide, and closes the
+        # rest after their response. The stack's clients hold more than that (each service's
+        # pool, the browsers' uploads): with the limit, about two connections were opened
+        # and torn down per processed image. Idle connections cost no thread, only a socket.
+        # None means no cap (cheroot's documentation; its type hint says int only).
+        self._server.keep_alive_conn_limit = None  # type: ignore[assignment]
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
