@@ -464,7 +464,7 @@ def _pinned_ceilings(pinned: dict[str, Any]) -> list[str]:
         verdict = (
             "The tighter bound is the worker's own core, and within it the "
             f"{worker_ms - transform_ms:.0f} ms of I/O above: botocore builds, signs and "
-            "parses about a dozen requests per image, at 1.6 to 2 ms of CPU each."
+            "parses about a dozen requests per image."
         )
     return [
         f"Both sides were near their limit: the worker's core can carry at most "
