@@ -132,7 +132,7 @@ def test_compiled_coefficients_equal_their_python_source() -> None:
 def test_kernels_release_the_gil_and_warm_up_compiles_them() -> None:
     assert resample.warm_up() >= 0
     compiled = resample.kernels()
-    for kernel in (compiled.vertical_pass, compiled.horizontal_pass):
+    for kernel in (compiled.vertical_pass, compiled.rows_to_lines, compiled.lines_to_rows):
         assert kernel.targetoptions["nogil"] is True
         assert kernel.signatures, "warm_up compiled nothing"
 
