@@ -17,7 +17,6 @@ from .sweeper import heartbeat_tags
 
 log = logging.getLogger(__name__)
 
-EXISTING_QUEUE_CODES = frozenset({"QueueAlreadyExists", "QueueNameExists"})
 STARTUP_RETRY_SECONDS = 0.5
 
 
@@ -65,20 +64,22 @@ async def create_replica_queue(sqs: SQSClient, settings: NotifierSettings) -> st
     except ClientError as exc:
         # SQS also refuses to "create" an existing queue whose tags differ (and a heartbeat
         # always differs), under a code it does not document: the queue's existence decides.
-        if error_code(exc) not in EXISTING_QUEUE_CODES and not await _queue_exists(sqs, name):
-            raise
-    url = (await sqs.get_queue_url(QueueName=name))["QueueUrl"]
+        url = await _existing_queue_url(sqs, name, refused=exc)
     await sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     await sqs.tag_queue(QueueUrl=url, Tags=heartbeat_tags(time.time()))
     return url
 
 
-async def _queue_exists(sqs: SQSClient, name: str) -> bool:
+async def _existing_queue_url(sqs: SQSClient, name: str, *, refused: ClientError) -> str:
+    """The URL of the queue ``create_queue`` refused to create; ``refused`` itself if there
+    is no such queue (the refusal had another reason)."""
     try:
-        await sqs.get_queue_url(QueueName=name)
-    except ClientError:
-        return False
-    return True
+        response = await sqs.get_queue_url(QueueName=name)
+    except ClientError as exc:
+        if error_code(exc) in GONE_QUEUE_CODES:
+            raise refused from exc
+        raise
+    return str(response["QueueUrl"])
 
 
 async def delete_replica_queue(sqs: SQSClient, queue_url: str) -> None:
