@@ -89,6 +89,10 @@ async def test_processes_an_upload_and_notifies(resources_factory: Any) -> None:
     assert events[-1]["variants"]["resized"]["width"] == 1024
     assert 'snapqueue_worker_jobs_total{outcome="completed"} 1.0' in metrics
     assert 'snapqueue_worker_stage_seconds_count{stage="transform"} 1.0' in metrics
+    # The transform's own CPU: a 2000×1000 decode, three variants and their encodes.
+    assert _gauge(metrics, "snapqueue_worker_transform_cpu_seconds_total") > 0.005
+    assert _gauge(metrics, "snapqueue_worker_transform_threads") == 2
+    assert _gauge(metrics, "snapqueue_worker_job_slots") == 2 * 4
     # S3's own s3:TestEvent (sent when the notification is configured) also counts.
     assert _gauge(metrics, "snapqueue_worker_queue_lag_seconds_count") >= 1
     for name, variant in record["variants"].items():

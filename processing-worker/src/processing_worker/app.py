@@ -51,6 +51,7 @@ class WorkerApp:
         self._clients = clients
         self._stack = AsyncExitStack()
         self.metrics = WorkerMetrics()
+        self.metrics.set_capacity(settings.concurrency, settings.jobs_in_flight)
         self.consumer: Consumer | None = None
         self.health: HealthServer | None = None
 

@@ -254,11 +254,12 @@ class Job:
                 await self.download(event, path)
             loop = asyncio.get_running_loop()
             submitted = time.perf_counter()
-            result, started, finished = await loop.run_in_executor(
+            result, timing = await loop.run_in_executor(
                 ctx.executor, timed_process_file, path, self.settings
             )
-            ctx.metrics.observe("thread_wait", started - submitted)
-            ctx.metrics.observe("transform", finished - started)
+            ctx.metrics.observe("thread_wait", timing.started - submitted)
+            ctx.metrics.observe("transform", timing.finished - timing.started)
+            ctx.metrics.transform_cpu_seconds.inc(timing.cpu_seconds)
         with ctx.metrics.stage("upload"):
             variants = await self.upload_variants(image_id, result)
         with ctx.metrics.stage("record"):
@@ -350,12 +351,22 @@ class Job:
                     raise
 
 
-def timed_process_file(path: str, settings: WorkerSettings) -> tuple[ProcessResult, float, float]:
-    """``process_file`` with when it started and ended on its thread: the time a job
-    waited for a free Pillow thread is not transform time."""
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class TransformTiming:
+    started: float  # perf_counter on the pool thread
+    finished: float
+    cpu_seconds: float  # the pool thread's own CPU time
+
+
+def timed_process_file(
+    path: str, settings: WorkerSettings
+) -> tuple[ProcessResult, TransformTiming]:
+    """``process_file`` with when it started and ended on its thread (the time a job
+    waited for a free Pillow thread is not transform time) and the CPU it used."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
     result = process_file(path, settings)
-    return result, started, time.perf_counter()
+    timing = TransformTiming(started, time.perf_counter(), time.thread_time() - cpu_started)
+    return result, timing
 
 
 def too_large(size: int, limit: int) -> PermanentImageError:

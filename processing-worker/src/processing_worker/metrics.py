@@ -27,6 +27,13 @@ class WorkerMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        # CPU, not wall time: on a busy core the transform's wall time includes the event
+        # loop's turns, and only this says how much the image work itself cost.
+        self.transform_cpu_seconds = Counter(
+            "snapqueue_worker_transform_cpu_seconds",
+            "CPU time of the transform threads (decode, variants, encode, metadata).",
+            registry=self.registry,
+        )
         self.queue_lag_seconds = Histogram(
             "snapqueue_worker_queue_lag_seconds",
             "Time from a message's arrival on the queue to its receipt by this worker.",
@@ -36,8 +43,22 @@ class WorkerMetrics:
         self.in_flight = Gauge(
             "snapqueue_worker_jobs_in_flight", "Jobs running now.", registry=self.registry
         )
+        # What in_flight is measured against: a worker whose jobs sit at its slots all
+        # the time is saturated (or its slots are too few for its I/O).
+        self.job_slots = Gauge(
+            "snapqueue_worker_job_slots", "Messages worked on at most.", registry=self.registry
+        )
+        self.transform_threads = Gauge(
+            "snapqueue_worker_transform_threads",
+            "Pillow threads (images transformed at once).",
+            registry=self.registry,
+        )
         for stage in STAGES:
             self.stage_seconds.labels(stage)
+
+    def set_capacity(self, transform_threads: int, job_slots: int) -> None:
+        self.transform_threads.set(transform_threads)
+        self.job_slots.set(job_slots)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
