@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = time.perf_counter() - started
 
     results_path.parent.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+    # Insertion order, so a re-render from this file reads like the run that wrote it.
+    results_path.write_text(json.dumps(results, indent=1))
     from . import report  # matplotlib: imported only when needed
 
     path = report.write(results, out_dir, profile.key_input, profile.smoke)

@@ -38,7 +38,11 @@ SCRAPED = (
     "snapqueue_worker_queue_lag_seconds_sum",
     "snapqueue_worker_queue_lag_seconds_count",
     "snapqueue_worker_jobs_total",
+    "snapqueue_worker_transform_cpu_seconds_total",
+    "snapqueue_worker_transform_threads",
+    "snapqueue_worker_job_slots",
 )
+TRANSFORM_CPU = "snapqueue_worker_transform_cpu_seconds_total"
 
 
 def scrape(worker_url: str) -> dict[str, float]:
@@ -211,7 +215,16 @@ def measure_level(stack: Stack, data: bytes, tabs: int, uploads: int) -> dict[st
     before, cpu_before = scrape(worker_url), cpu_by_process(stack)
     row = asyncio.run(run_level(stack, data, tabs, uploads))
     cpu_after = cpu_by_process(stack)
-    row["stages_s"] = stage_breakdown(before, scrape(worker_url), row["uploads"])
+    after = scrape(worker_url)
+    row["stages_s"] = stage_breakdown(before, after, row["uploads"])
+    # The worker's own CPU split: its transform threads, the rest is its event loop's I/O.
+    row["transform_cpu_ms_per_image"] = (
+        1000
+        * (after.get(TRANSFORM_CPU, 0.0) - before.get(TRANSFORM_CPU, 0.0))
+        / max(1, row["uploads"])
+    )
+    row["worker_threads"] = int(after.get("snapqueue_worker_transform_threads", 0))
+    row["worker_job_slots"] = int(after.get("snapqueue_worker_job_slots", 0))
     row["cpu_ms_per_image"] = {
         name: 1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / max(1, row["uploads"])
         for name in cpu_after
@@ -227,7 +240,7 @@ def pinned_run(
 
     On AWS the emulator's work is done by S3, SQS and DynamoDB, not by the worker's CPUs:
     this isolates what the pipeline itself costs. The worker is restarted pinned, so its
-    defaults see one CPU (one Pillow thread, two jobs in flight), as in a 1-vCPU task.
+    defaults see one CPU (one Pillow thread and its job slots), as in a 1-vCPU task.
     """
     cpus = sorted(affinity.all_cpus())
     worker_cpus, other_cpus = {cpus[-1]}, set(cpus[:-1])

@@ -412,12 +412,13 @@ def _e2e_section(results: dict[str, Any]) -> list[str]:
             f"{k} {pinned['stages_s'][k] * 1000:.0f} ms"
             for k in _ordered(pinned["stages_s"], E2E_STAGES)
         )
-        worker_cpu = pinned.get("cpu_ms_per_image", {}).get("worker")
+        slots = pinned.get("worker_job_slots")
+        capacity = f"one Pillow thread, {slots} job slots" if slots else "one Pillow thread"
         lines += [
             "### Worker on its own core",
             "",
             f"The worker restarted pinned to CPU {pinned['worker_cpu'][0]} (its defaults then "
-            "see one CPU: one Pillow thread, two jobs in flight, as in a 1-vCPU task); the "
+            f"see one CPU: {capacity}, as in a 1-vCPU task); the "
             "emulator, upload-service, notifier and this load generator pinned to CPU "
             f"{', '.join(str(c) for c in pinned['other_cpus'])}; transform only (one thread) "
             f"on the worker's CPU before and after: "
@@ -429,18 +430,32 @@ def _e2e_section(results: dict[str, Any]) -> list[str]:
             f"**{base_pinned['images_per_s']:.2f}** transform-only, an overhead of "
             f"**{pinned['overhead_pct']:.0f}%**; p50 {pinned['latency_ms']['p50']:.0f} ms, "
             f"p99 {pinned['latency_ms']['p99']:.0f} ms; stages: {breakdown}."
-            + (
-                f" The worker used {worker_cpu:.0f} ms of CPU per image against "
-                f"{1000 / base_pinned['images_per_s']:.0f} ms for the transform alone: the "
-                "rest is its own I/O (aiobotocore requests, streaming the download, the "
-                "uploads)."
-                if worker_cpu
-                else ""
-            ),
+            + _pinned_worker_cpu(pinned),
             "",
         ]
         lines += _pinned_ceilings(pinned)
     return lines
+
+
+def _pinned_worker_cpu(pinned: dict[str, Any]) -> str:
+    """The worker's CPU per image, split into its transform thread and the rest."""
+    worker_ms = pinned.get("cpu_ms_per_image", {}).get("worker")
+    if not worker_ms:
+        return ""
+    alone_ms = 1000 / pinned["transform_only"]["images_per_s"]
+    busy_pct = pinned["images_per_s"] * worker_ms / 10
+    text = (
+        f" The worker used {worker_ms:.0f} ms of CPU per image and kept its core "
+        f"{busy_pct:.0f}% busy"
+    )
+    transform_ms = pinned.get("transform_cpu_ms_per_image")
+    if transform_ms:
+        return text + (
+            f": {transform_ms:.0f} ms on its transform thread (the transform alone took "
+            f"{alone_ms:.0f} ms per image), {worker_ms - transform_ms:.0f} ms in its event loop "
+            "(aiobotocore requests, streaming the download, the uploads)."
+        )
+    return text + f", against {alone_ms:.0f} ms for the transform alone."
 
 
 def _pinned_ceilings(pinned: dict[str, Any]) -> list[str]:
@@ -453,7 +468,9 @@ def _pinned_ceilings(pinned: dict[str, Any]) -> list[str]:
     other_cores = len(pinned["other_cpus"])
     worker_ceiling = 1000 / worker_ms
     others_ceiling = 1000 * other_cores / others_ms
-    transform_ms = 1000 / pinned["transform_only"]["images_per_s"]
+    transform_ms = pinned.get("transform_cpu_ms_per_image") or (
+        1000 / pinned["transform_only"]["images_per_s"]
+    )
     if others_ceiling < worker_ceiling:
         verdict = (
             "The tighter bound is the emulator's side: a faster transform raises the "
