@@ -237,7 +237,7 @@ variable "processing_worker" {
     jobs_in_flight          = number
   })
   # concurrency: Pillow threads, one per vCPU (cpu / 1024). jobs_in_flight: messages held
-  # at once, twice the threads, so downloads and uploads overlap the transforms.
+  # at once, four per thread, so downloads and uploads overlap the transforms.
   default = {
     cpu                     = 1024
     memory                  = 2048
@@ -246,7 +246,7 @@ variable "processing_worker" {
     backlog_per_task_target = 20
     desired_count           = 1
     concurrency             = 1
-    jobs_in_flight          = 2
+    jobs_in_flight          = 4
   }
 }
 

@@ -15,7 +15,7 @@ REGION = {"aws_region": "eu-west-1"}
 def test_defaults_follow_the_cpus_this_process_may_use() -> None:
     settings = WorkerSettings.from_env(**REGION)
     assert settings.concurrency == usable_cpus()
-    assert settings.jobs_in_flight == 2 * settings.concurrency
+    assert settings.jobs_in_flight == 4 * settings.concurrency
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
@@ -27,7 +27,7 @@ def test_one_pinned_cpu_means_one_pillow_thread() -> None:
         settings = WorkerSettings.from_env(**REGION)
     finally:
         os.sched_setaffinity(0, original)
-    assert (settings.concurrency, settings.jobs_in_flight) == (1, 2)
+    assert (settings.concurrency, settings.jobs_in_flight) == (1, 4)
 
 
 def test_explicit_values_are_kept() -> None:

@@ -32,6 +32,9 @@ class Preset(BaseModel):
     height: int = Field(gt=0, le=8192)
 
 
+JOBS_PER_THREAD = 4
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on: its affinity mask (taskset, cpusets), not the host's."""
     if hasattr(os, "sched_getaffinity"):
@@ -57,7 +60,7 @@ class WorkerSettings(CoreSettings):
         le=128,
         validate_default=True,
         description="Messages worked on at once; receiving waits for a free one. Jobs beyond "
-        "concurrency download and upload while others transform; 0: twice concurrency.",
+        "concurrency download and upload while others transform; 0: four per Pillow thread.",
     )
     max_pixels: int = Field(
         default=50_000_000,
@@ -130,8 +133,10 @@ class WorkerSettings(CoreSettings):
             return value
         if not value:
             # Without spare jobs a Pillow thread idles while its job waits on S3,
-            # DynamoDB and SQS; one spare per thread covers that I/O (docs/benchmarks.md).
-            return 2 * int(concurrency)
+            # DynamoDB and SQS. A job's I/O takes longer than its transform (a dozen
+            # requests, each waiting on the other side), so one spare per thread left
+            # the thread idle; three spares keep it fed (processing-worker/README.md).
+            return JOBS_PER_THREAD * int(concurrency)
         if value < concurrency:
             raise ValueError("must be at least concurrency (or 0)")
         return value
