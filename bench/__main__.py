@@ -81,6 +81,7 @@ def run_stack_benchmarks(
             box,
             log,
             profile.e2e_pinned_tabs,
+            profile.e2e_pinned_rounds,
         ),
         "notifier": lambda stack: notifier.run(stack, profile, log),
     }

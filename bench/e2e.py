@@ -233,7 +233,14 @@ def measure_level(stack: Stack, data: bytes, tabs: int, uploads: int) -> dict[st
 
 
 def pinned_run(
-    stack: Stack, path: Path, data: bytes, tabs: int, uploads: int, box: Box, images: int
+    stack: Stack,
+    path: Path,
+    data: bytes,
+    tabs: int,
+    uploads: int,
+    box: Box,
+    images: int,
+    rounds: int = 1,
 ) -> dict[str, Any]:
     """The worker alone on one core, everything else (emulator, upload-service, notifier,
     this load generator) on the others; the transform-only ceiling on the worker's core.
@@ -241,6 +248,10 @@ def pinned_run(
     On AWS the emulator's work is done by S3, SQS and DynamoDB, not by the worker's CPUs:
     this isolates what the pipeline itself costs. The worker is restarted pinned, so its
     defaults see one CPU (one Pillow thread and its job slots), as in a 1-vCPU task.
+
+    The machine's speed drifts by several percent within a minute, so there are
+    ``rounds`` levels, each compared with the transform-only runs just before and after
+    it; the round with the median overhead is reported, with all rounds alongside.
     """
     cpus = sorted(affinity.all_cpus())
     worker_cpus, other_cpus = {cpus[-1]}, set(cpus[:-1])
@@ -252,31 +263,45 @@ def pinned_run(
     others = [p for name, p in stack.processes.items() if name != "worker" and p.running]
     for process in others:
         affinity.pin_process_tree(process.pid, other_cpus)
+    ceilings: list[float] = []
+    measured: list[dict[str, Any]] = []
     try:
         with affinity.this_thread_on(worker_cpus):
-            before = transform_only(path, 1, images, box)
-        with affinity.this_thread_on(other_cpus):
-            row = measure_level(stack, data, tabs, uploads)
-        with affinity.this_thread_on(worker_cpus):
-            after = transform_only(path, 1, images, box)
+            ceilings.append(transform_only(path, 1, images, box)["images_per_s"])
+        for _ in range(max(1, rounds)):
+            with affinity.this_thread_on(other_cpus):
+                row = measure_level(stack, data, tabs, uploads)
+            with affinity.this_thread_on(worker_cpus):
+                ceilings.append(transform_only(path, 1, images, box)["images_per_s"])
+            row["transform_only"] = {
+                "threads": 1,
+                "images": images,
+                "runs_images_per_s": ceilings[-2:],
+                "images_per_s": sum(ceilings[-2:]) / 2,
+            }
+            row["overhead_pct"] = 100 * (1 - row["images_per_s"] / sum(ceilings[-2:]) * 2)
+            measured.append(row)
     finally:
         everywhere = set(cpus)
         for process in [*others, worker]:
             affinity.pin_process_tree(process.pid, everywhere)
         worker.cpus = None
-    ceiling = (before["images_per_s"] + after["images_per_s"]) / 2
-    row.update(
-        worker_cpu=sorted(worker_cpus),
-        other_cpus=sorted(other_cpus),
-        transform_only={
-            "threads": 1,
-            "images": images,
-            "runs_images_per_s": [before["images_per_s"], after["images_per_s"]],
-            "images_per_s": ceiling,
-        },
-        overhead_pct=100 * (1 - row["images_per_s"] / ceiling),
-    )
-    return row
+    median = sorted(measured, key=lambda r: r["overhead_pct"])[(len(measured) - 1) // 2]
+    return {
+        **median,
+        "worker_cpu": sorted(worker_cpus),
+        "other_cpus": sorted(other_cpus),
+        "rounds": [
+            {
+                "images_per_s": r["images_per_s"],
+                "transform_only_images_per_s": r["transform_only"]["images_per_s"],
+                "overhead_pct": r["overhead_pct"],
+                "worker_cpu_ms": r["cpu_ms_per_image"].get("worker"),
+                "transform_cpu_ms": r.get("transform_cpu_ms_per_image"),
+            }
+            for r in measured
+        ],
+    }
 
 
 def run(
@@ -287,6 +312,7 @@ def run(
     box: Box,
     log: Any = print,
     pinned_tabs: int | None = None,
+    pinned_rounds: int = 1,
 ) -> dict[str, Any]:
     data = path.read_bytes()
     from processing_worker.settings import usable_cpus
@@ -320,11 +346,14 @@ def run(
     pinned = None
     if pinned_tabs and affinity.available():
         # Twice the uploads: this is the figure the target is judged on.
-        pinned = pinned_run(stack, path, data, pinned_tabs, 2 * uploads_per_level, box, images)
+        pinned = pinned_run(
+            stack, path, data, pinned_tabs, 2 * uploads_per_level, box, images, pinned_rounds
+        )
+        each = ", ".join(f"{r['overhead_pct']:.0f}%" for r in pinned["rounds"])
         log(
             f"e2e: worker on its own core: {pinned['images_per_s']:.2f} images/s against "
             f"{pinned['transform_only']['images_per_s']:.2f} transform-only, overhead "
-            f"{pinned['overhead_pct']:.0f}%"
+            f"{pinned['overhead_pct']:.0f}% (median of rounds: {each})"
         )
     return {
         "pinned": pinned,

@@ -42,6 +42,8 @@ class Profile:
     e2e_input: str
     # The worker alone on one core at this many tabs (None: skip; needs ≥ 2 CPUs).
     e2e_pinned_tabs: int | None
+    # Pinned rounds, each between two transform-only runs; the median round is reported.
+    e2e_pinned_rounds: int
     # Notifier: idle connection counts, event rate and duration, clients that receive events.
     notifier_connections: tuple[int, ...]
     notifier_event_rate: int
@@ -74,6 +76,7 @@ FULL = Profile(
     e2e_uploads_per_level=80,
     e2e_input="jpeg-12mp",
     e2e_pinned_tabs=8,
+    e2e_pinned_rounds=3,
     notifier_connections=(1000, 5000, 10000),
     notifier_event_rate=500,
     notifier_emulator_rate=100,
@@ -96,6 +99,7 @@ SMOKE = Profile(
     e2e_uploads_per_level=3,
     e2e_input="jpeg-12mp",
     e2e_pinned_tabs=2,
+    e2e_pinned_rounds=2,
     notifier_connections=(10, 20),
     notifier_event_rate=20,
     notifier_emulator_rate=10,

@@ -103,6 +103,14 @@ def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
         assert pinned["worker_cpu"]
         assert pinned["other_cpus"]
         assert not set(pinned["worker_cpu"]) & set(pinned["other_cpus"])
+        # Every round is reported, and the headline is the median round's.
+        assert len(pinned["rounds"]) == SMOKE.e2e_pinned_rounds
+        overheads = sorted(r["overhead_pct"] for r in pinned["rounds"])
+        assert pinned["overhead_pct"] == overheads[(len(overheads) - 1) // 2]
+        # Read from the worker's own gauges: one pinned CPU, one Pillow thread.
+        assert pinned["worker_threads"] == 1
+        assert pinned["worker_job_slots"] >= 1
+        assert 0 < pinned["transform_cpu_ms_per_image"] < pinned["cpu_ms_per_image"]["worker"]
     else:
         assert pinned is None
 
