@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
+import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from PIL import Image
 
 from devstack.corpus import CORPUS
 from processing_worker import decode
+from processing_worker.decode import Source
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
 from processing_worker.settings import WorkerSettings
@@ -26,14 +29,22 @@ def settings() -> WorkerSettings:
     return built
 
 
-@pytest.fixture
-def write(tmp_path: Path) -> Callable[[bytes], str]:
-    def make(data: bytes) -> str:
-        path = tmp_path / "upload"
-        path.write_bytes(data)
-        return str(path)
+@pytest.fixture(params=["path", "memory"])
+def write(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[bytes], Source]]:
+    """Every refusal both ways a file reaches the pipeline: a path (the benchmarks, a
+    spooled upload too big for memory) or the worker's in-memory download."""
+    with contextlib.ExitStack() as opened:
 
-    return make
+        def make(data: bytes) -> Source:
+            if request.param == "memory":
+                spool = opened.enter_context(tempfile.SpooledTemporaryFile(len(data) + 1))
+                spool.write(data)
+                return spool
+            path = tmp_path / "upload"
+            path.write_bytes(data)
+            return str(path)
+
+        yield make
 
 
 def encoded(image: Image.Image, fmt: str, **params: Any) -> bytes:
@@ -57,15 +68,15 @@ def bomb_png(width: int, height: int) -> bytes:
     )
 
 
-def refusal(path: str, settings: WorkerSettings) -> PermanentImageError:
+def refusal(source: Source, settings: WorkerSettings) -> PermanentImageError:
     with pytest.raises(PermanentImageError) as caught:
-        process_file(path, settings)
+        process_file(source, settings)
     assert caught.value.message  # always something a user can read
     return caught.value
 
 
 def test_bomb_is_refused_from_its_header(
-    settings: WorkerSettings, write: Callable[[bytes], str]
+    settings: WorkerSettings, write: Callable[[bytes], Source]
 ) -> None:
     data = bomb_png(100_000, 100_000)
     assert len(data) < 200
@@ -73,14 +84,14 @@ def test_bomb_is_refused_from_its_header(
     assert error.code == "too_many_pixels"
 
 
-def test_pixel_cap_is_a_setting(write: Callable[[bytes], str]) -> None:
+def test_pixel_cap_is_a_setting(write: Callable[[bytes], Source]) -> None:
     small_cap = WorkerSettings.from_env(max_pixels=1000)
     error = refusal(write(encoded(Image.new("RGB", (40, 40)), "PNG")), small_cap)
     assert error.code == "too_many_pixels"
     assert "40×40" in error.message
 
 
-def test_frame_cap(write: Callable[[bytes], str]) -> None:
+def test_frame_cap(write: Callable[[bytes], Source]) -> None:
     frames = [Image.new("RGB", (8, 8), (i * 50, 0, 0)) for i in range(5)]
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:])
     error = refusal(write(data), WorkerSettings.from_env(max_frames=3))
@@ -88,7 +99,7 @@ def test_frame_cap(write: Callable[[bytes], str]) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_truncated(settings: WorkerSettings, write: Callable[[bytes], str], fmt: str) -> None:
+def test_truncated(settings: WorkerSettings, write: Callable[[bytes], Source], fmt: str) -> None:
     noisy = Image.effect_noise((300, 300), 80).convert("RGB")
     data = encoded(noisy, fmt)
     error = refusal(write(data[: len(data) // 2]), settings)
@@ -107,7 +118,7 @@ def test_truncated(settings: WorkerSettings, write: Callable[[bytes], str], fmt:
     ids=["pdf", "svg", "text", "ico", "ppm"],
 )
 def test_unsupported_formats(
-    settings: WorkerSettings, write: Callable[[bytes], str], data: bytes
+    settings: WorkerSettings, write: Callable[[bytes], Source], data: bytes
 ) -> None:
     error = refusal(write(data), settings)
     assert error.code == "unsupported_format"
@@ -115,13 +126,13 @@ def test_unsupported_formats(
 
 
 def test_corrupt_data_behind_a_valid_signature(
-    settings: WorkerSettings, write: Callable[[bytes], str]
+    settings: WorkerSettings, write: Callable[[bytes], Source]
 ) -> None:
     error = refusal(write(b"\x89PNG\r\n\x1a\n" + b"\x13" * 200), settings)
     assert error.code == "corrupt_image"
 
 
-def test_empty_and_oversized_files(write: Callable[[bytes], str]) -> None:
+def test_empty_and_oversized_files(write: Callable[[bytes], Source]) -> None:
     settings = WorkerSettings.from_env(max_upload_bytes=1000)
     assert refusal(write(b""), settings).code == "empty_file"
     big = encoded(Image.effect_noise((200, 200), 80), "PNG")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import time
@@ -326,6 +327,25 @@ async def test_real_size_is_checked_while_downloading(resources_factory: Any) ->
         record = (await wait_terminal(clients, settings, [image_id]))[image_id]
     assert record["status"] == "FAILED"
     assert record["error"]["code"] == "file_too_large"
+
+
+@pytest.mark.parametrize("spool_bytes", [0, 4096], ids=["always-a-file", "rolls-over"])
+async def test_uploads_beyond_the_spool_size_are_processed_from_disk(
+    resources_factory: Any, spool_bytes: int
+) -> None:
+    """Uploads up to the spool size stay in memory (every other test here); past it the
+    download continues into a temporary file, and the result is the same."""
+    settings, clients = await resources_factory(
+        WorkerSettings, concurrency=1, download_spool_bytes=spool_bytes, **FAST
+    )
+    data = jpeg(1200, 900)
+    assert len(data) > 4096
+    async with running_worker(settings):
+        image_id = await upload(clients, settings, data)
+        record = (await wait_terminal(clients, settings, [image_id]))[image_id]
+    assert record["status"] == "COMPLETED"
+    assert record["metadata"]["bytes"] == len(data)
+    assert record["metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 async def test_a_poll_open_at_shutdown_hands_its_messages_back(resources_factory: Any) -> None:

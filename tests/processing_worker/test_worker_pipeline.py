@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,16 @@ def test_every_orientation_comes_out_upright(shape: str, orientation: int) -> No
         else:
             expected = ImageOps.fit(viewed, produced.size, Image.Resampling.LANCZOS)
         assert psnr(produced, expected) > 30, (name, psnr(produced, expected))
+
+
+def test_an_open_file_gives_what_its_path_gives(settings: WorkerSettings) -> None:
+    """The worker hands over its in-memory download; the benchmarks and large uploads a
+    path. Same bytes in, same variants and metadata out."""
+    from_path = process_file(str(EXIF_GPS), settings)
+    with tempfile.SpooledTemporaryFile(max_size=1 << 24) as spool:
+        spool.write(EXIF_GPS.read_bytes())
+        from_memory = process_file(spool, settings)
+    assert from_memory.metadata == from_path.metadata
+    assert {name: v.data for name, v in from_memory.variants.items()} == {
+        name: v.data for name, v in from_path.variants.items()
+    }

@@ -11,6 +11,7 @@ import os
 import struct
 from dataclasses import dataclass
 from functools import cache
+from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -36,6 +37,9 @@ DECODER_FAILURES: tuple[type[BaseException], ...] = (
     ZeroDivisionError,
     OverflowError,
 )
+
+# An uploaded file: a path, or a seekable binary file (the worker's in-memory download).
+Source = str | IO[bytes]
 
 # Raised by ``open`` and ``load`` too: a header announcing more than twice MAX_IMAGE_PIXELS.
 LOAD_FAILURES: tuple[type[BaseException], ...] = (*DECODER_FAILURES, Image.DecompressionBombError)
@@ -91,9 +95,16 @@ def looks_like_allowed_image(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _ISOBMFF_BRANDS
 
 
-def _open_failure(path: str, exc: BaseException) -> PermanentImageError:
-    with open(path, "rb") as handle:
-        head = handle.read(32)
+def read_head(source: Source, size: int = 32) -> bytes:
+    if isinstance(source, str):
+        with open(source, "rb") as handle:
+            return handle.read(size)
+    source.seek(0)
+    return source.read(size)
+
+
+def _open_failure(source: Source, exc: BaseException) -> PermanentImageError:
+    head = read_head(source)
     if isinstance(exc, Image.DecompressionBombError):
         return PermanentImageError("too_many_pixels", "The image has more pixels than we accept.")
     if isinstance(exc, UnidentifiedImageError) and not looks_like_allowed_image(head):
@@ -115,8 +126,14 @@ def decode_failure(exc: BaseException) -> PermanentImageError:
     return PermanentImageError("corrupt_image", "The image data is damaged and cannot be decoded.")
 
 
-def check_file_size(path: str, max_bytes: int) -> int:
-    size = os.path.getsize(path)
+def source_size(source: Source) -> int:
+    if isinstance(source, str):
+        return os.path.getsize(source)
+    return source.seek(0, os.SEEK_END)
+
+
+def check_file_size(source: Source, max_bytes: int) -> int:
+    size = source_size(source)
     if size == 0:
         raise PermanentImageError("empty_file", "The file is empty.")
     if size > max_bytes:
@@ -127,17 +144,19 @@ def check_file_size(path: str, max_bytes: int) -> int:
     return size
 
 
-def open_image(path: str, limits: Limits) -> Image.Image:
-    """Open (not decode) ``path``, refusing it before any pixel is decoded if it is too big.
+def open_image(source: Source, limits: Limits) -> Image.Image:
+    """Open (not decode) ``source``, refusing it before any pixel is decoded if it is too
+    big.
 
-    The caller closes the image. Format comes from the content only.
+    The caller closes the image (and a file it passed in). Format comes from the content
+    only.
     """
     _register_plugins()
-    check_file_size(path, limits.max_bytes)
+    check_file_size(source, limits.max_bytes)
     try:
-        image = Image.open(path, formats=ALLOWED_FORMATS)
+        image = Image.open(source, formats=ALLOWED_FORMATS)
     except LOAD_FAILURES as exc:
-        raise _open_failure(path, exc) from exc
+        raise _open_failure(source, exc) from exc
     with contextlib.ExitStack() as on_failure:
         on_failure.callback(image.close)
         check_dimensions(image, limits)

@@ -1,4 +1,5 @@
-"""One image file in, encoded variants and metadata out: synchronous, CPU only, no AWS.
+"""One image file in (a path or an open file), encoded variants and metadata out:
+synchronous, CPU only, no AWS.
 
 The worker runs :func:`process_file` on a thread pool (Pillow releases the GIL while it
 decodes, resizes and encodes); the benchmarks call it directly.
@@ -10,7 +11,7 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from PIL import Image
 
@@ -46,11 +47,18 @@ class ProcessResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def file_digest(path: str) -> str:
+def file_digest(source: decode.Source) -> str:
+    if isinstance(source, str):
+        with open(source, "rb") as handle:
+            return _digest(handle)
+    source.seek(0)
+    return _digest(source)
+
+
+def _digest(handle: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
+    while chunk := handle.read(1024 * 1024):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -162,13 +170,13 @@ def make_variants(
     )
 
 
-def process_file(path: str, settings: WorkerSettings) -> ProcessResult:
-    """Validate, decode and transform ``path``; raise :class:`PermanentImageError` if it
+def process_file(source: decode.Source, settings: WorkerSettings) -> ProcessResult:
+    """Validate, decode and transform ``source``; raise :class:`PermanentImageError` if it
     cannot be processed."""
     limits = decode.Limits.from_settings(settings)
-    size_bytes = decode.check_file_size(path, limits.max_bytes)
-    digest = file_digest(path)
-    with decode.open_image(path, limits) as image:
+    size_bytes = decode.check_file_size(source, limits.max_bytes)
+    digest = file_digest(source)
+    with decode.open_image(source, limits) as image:
         source_format = image.format or "unknown"
         source_mode = image.mode
         frames = decode.frame_count(image)

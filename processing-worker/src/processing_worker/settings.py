@@ -112,7 +112,13 @@ class WorkerSettings(CoreSettings):
         description="After a transient failure, the message returns after this long.",
     )
     download_chunk_bytes: int = Field(
-        default=1024 * 1024, gt=0, description="Chunk size when streaming an upload to disk."
+        default=1024 * 1024, gt=0, description="Chunk size when streaming an upload."
+    )
+    download_spool_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Uploads up to this size are held in memory while they are processed; "
+        "larger ones go to a temporary file (0: always a file).",
     )
     liveness_timeout_seconds: float = Field(
         default=120.0,
