@@ -115,4 +115,4 @@ class WorkerApp:
             },
         )
         await self.consumer.run(stop)
-        log.info("worker stopped")
+        log.info("worker stopped", extra={"deleteRequests": self.consumer.deletes.requests})
