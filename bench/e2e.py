@@ -298,10 +298,22 @@ def pinned_run(
                 "overhead_pct": r["overhead_pct"],
                 "worker_cpu_ms": r["cpu_ms_per_image"].get("worker"),
                 "transform_cpu_ms": r.get("transform_cpu_ms_per_image"),
+                "io_share_pct": io_share_pct(r),
             }
             for r in measured
         ],
     }
+
+
+def io_share_pct(row: dict[str, Any]) -> float | None:
+    """The share of the worker's CPU that is not its transform, both over the same level:
+    the overhead its core would show if nothing else held it back (drift-free, since both
+    were measured in the same seconds)."""
+    worker_ms = row["cpu_ms_per_image"].get("worker")
+    transform_ms = row.get("transform_cpu_ms_per_image")
+    if not worker_ms or not transform_ms:
+        return None
+    return 100 * (1 - float(transform_ms) / float(worker_ms))
 
 
 def run(

@@ -111,6 +111,7 @@ def test_e2e_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
         assert pinned["worker_threads"] == 1
         assert pinned["worker_job_slots"] >= 1
         assert 0 < pinned["transform_cpu_ms_per_image"] < pinned["cpu_ms_per_image"]["worker"]
+        assert all(0 < r["io_share_pct"] < 100 for r in pinned["rounds"])
     else:
         assert pinned is None
 
