@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import IO
@@ -95,12 +96,21 @@ def looks_like_allowed_image(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _ISOBMFF_BRANDS
 
 
-def read_head(source: Source, size: int = 32) -> bytes:
+@contextlib.contextmanager
+def rewound(source: Source) -> Iterator[IO[bytes]]:
+    """``source`` as a binary file at its start: a path is opened (and closed after), an
+    open file is rewound (and left open for its owner)."""
     if isinstance(source, str):
         with open(source, "rb") as handle:
-            return handle.read(size)
-    source.seek(0)
-    return source.read(size)
+            yield handle
+    else:
+        source.seek(0)
+        yield source
+
+
+def read_head(source: Source, size: int = 32) -> bytes:
+    with rewound(source) as handle:
+        return handle.read(size)
 
 
 def _open_failure(source: Source, exc: BaseException) -> PermanentImageError:
@@ -127,9 +137,8 @@ def decode_failure(exc: BaseException) -> PermanentImageError:
 
 
 def source_size(source: Source) -> int:
-    if isinstance(source, str):
-        return os.path.getsize(source)
-    return source.seek(0, os.SEEK_END)
+    with rewound(source) as handle:
+        return handle.seek(0, os.SEEK_END)
 
 
 def check_file_size(source: Source, max_bytes: int) -> int:

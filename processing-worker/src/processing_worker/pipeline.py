@@ -11,7 +11,7 @@ import hashlib
 import io
 import math
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from PIL import Image
 
@@ -48,17 +48,10 @@ class ProcessResult:
 
 
 def file_digest(source: decode.Source) -> str:
-    if isinstance(source, str):
-        with open(source, "rb") as handle:
-            return _digest(handle)
-    source.seek(0)
-    return _digest(source)
-
-
-def _digest(handle: IO[bytes]) -> str:
     digest = hashlib.sha256()
-    while chunk := handle.read(1024 * 1024):
-        digest.update(chunk)
+    with decode.rewound(source) as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
