@@ -201,11 +201,25 @@ def test_jpeg_fast_path_is_draft_scaled_and_accurate(tmp_path: Path) -> None:
     lossless = WorkerSettings.from_env(output_format="png")
     result = process_file(path, lossless)
     assert result.decoded_size == (2000, 1500)  # not 4000×3000
+    # The metadata describes the upload, not the scale it was decoded at.
+    assert (result.metadata["width"], result.metadata["height"]) == (4000, 3000)
     with Image.open(path) as full:
         reference = full.convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
     with Image.open(io.BytesIO(result.variants["resized"].data)) as resized:
         assert resized.size == (1024, 768)
         assert psnr(resized, reference) >= 45
+
+
+def test_draft_decoded_rotated_photo_reports_its_upright_source_size(
+    settings: WorkerSettings, tmp_path: Path
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone portrait: stored landscape, shown portrait
+    path = save(tmp_path, photo_like(4000, 3000), "JPEG", quality=90, exif=exif.tobytes())
+    result = process_file(path, settings)
+    assert result.decoded_size == (2000, 1500)
+    assert (result.metadata["width"], result.metadata["height"]) == (3000, 4000)
+    assert (result.variants["resized"].width, result.variants["resized"].height) == (768, 1024)
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -173,6 +173,8 @@ def process_file(source: decode.Source, settings: WorkerSettings) -> ProcessResu
         source_format = image.format or "unknown"
         source_mode = image.mode
         frames = decode.frame_count(image)
+        # Before decoding: a JPEG's draft mode shrinks ``image.size`` to the decoded scale.
+        source_size = image.size
         stored, exif, decoded_size = decode_rgb(image, settings)
         exif_summary = metadata.exif_summary(exif, include_gps=settings.store_gps_coordinates)
     if stored.width < 1 or stored.height < 1:
@@ -185,7 +187,7 @@ def process_file(source: decode.Source, settings: WorkerSettings) -> ProcessResu
         "resized": encode("resized", resized, settings),
         "grayscale": encode("grayscale", grayscale, settings),
     }
-    width, height = metadata.display_size(stored.size, orientation)
+    width, height = metadata.display_size(source_size, orientation)
     meta: dict[str, Any] = {
         "width": width,
         "height": height,
