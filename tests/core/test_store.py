@@ -11,6 +11,7 @@ from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,
     ImageStatus,
+    NotificationEvent,
     StoredVariant,
     isoformat,
     upload_key,
@@ -72,11 +73,17 @@ async def test_claim_complete_lifecycle(store: ImageStore) -> None:
     claimed = await store.claim(record.image_id, "token-a", lease_seconds=60)
     assert claimed.status is ImageStatus.PROCESSING
     await store.extend_lease(record.image_id, "token-a", lease_seconds=60)
-    done = await store.complete(record.image_id, "token-a", VARIANTS, {"width": 8, "ratio": 1.5})
+    await store.complete(record.image_id, "token-a", VARIANTS, {"width": 8, "ratio": 1.5})
+    done = await store.get(record.image_id)
+    assert done is not None
     assert done.status is ImageStatus.COMPLETED
     assert done.variants == VARIANTS
     assert done.metadata == {"width": 8, "ratio": 1.5}
     assert done.completed_at is not None
+    # The worker sends the terminal event from what it wrote, not from a read-back.
+    sent = NotificationEvent.completed(record.image_id, VARIANTS)
+    stored = NotificationEvent.terminal(done)
+    assert sent.model_dump(exclude={"emitted_at"}) == stored.model_dump(exclude={"emitted_at"})
     # Terminal: a second claim is rejected and reports the terminal record.
     with pytest.raises(ClaimRejectedError) as rejected:
         await store.claim(record.image_id, "token-b", lease_seconds=60)

@@ -126,7 +126,10 @@ class Stack:
             name: v.model_copy(update={"key": f"processed/{image_id}/{name}.jpg"})
             for name, v in VARIANTS.items()
         }
-        return await self.images.complete(image_id, token, variants, {"format": "JPEG"})
+        await self.images.complete(image_id, token, variants, {"format": "JPEG"})
+        record = await self.images.get(image_id)
+        assert record is not None
+        return record
 
     async def fail(self, image_id: str, token: str) -> ImageRecord:
         record = await self.images.fail(

@@ -75,7 +75,7 @@ async def completed_record(store: ImageStore, image_id: str) -> ImageRecord:
         )
     )
     await store.claim(image_id, "test-token", lease_seconds=60)
-    return await store.complete(
+    await store.complete(
         image_id,
         "test-token",
         {
@@ -84,6 +84,9 @@ async def completed_record(store: ImageStore, image_id: str) -> ImageRecord:
         },
         {"width": 1024, "height": 768},
     )
+    record = await store.get(image_id)
+    assert record is not None
+    return record
 
 
 BOUNDARY = "snapqueue-test-boundary-7f3a"

@@ -264,9 +264,9 @@ class Job:
         with ctx.metrics.stage("upload"):
             variants = await self.upload_variants(image_id, result)
         with ctx.metrics.stage("record"):
-            record = await ctx.store.complete(image_id, token, variants, result.metadata)
+            await ctx.store.complete(image_id, token, variants, result.metadata)
         log.info("completed", extra={"variants": sorted(variants)})
-        await self.notify(NotificationEvent.terminal(record), required=True)
+        await self.notify(NotificationEvent.completed(image_id, variants), required=True)
         return result_of(Disposition.DELETE, "completed")
 
     def source_file(self) -> IO[bytes]:

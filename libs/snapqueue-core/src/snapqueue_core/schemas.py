@@ -176,15 +176,21 @@ class NotificationEvent(CamelModel):
         return cls(type="status", image_id=image_id, status=status)
 
     @classmethod
+    def completed(
+        cls, image_id: str, variants: dict[str, StoredVariant] | None
+    ) -> NotificationEvent:
+        return cls(
+            type="imageProcessed",
+            image_id=image_id,
+            status=ImageStatus.COMPLETED,
+            variants=variants,
+        )
+
+    @classmethod
     def terminal(cls, record: ImageRecord) -> NotificationEvent:
         """The one terminal event of a COMPLETED or FAILED record."""
         if record.status is ImageStatus.COMPLETED:
-            return cls(
-                type="imageProcessed",
-                image_id=record.image_id,
-                status=record.status,
-                variants=record.variants,
-            )
+            return cls.completed(record.image_id, record.variants)
         if record.status is ImageStatus.FAILED:
             return cls(
                 type="imageFailed",

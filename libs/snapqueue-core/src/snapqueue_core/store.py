@@ -186,11 +186,15 @@ class ImageStore:
         token: str,
         variants: dict[str, StoredVariant],
         metadata: dict[str, Any],
-    ) -> ImageRecord:
-        """COMPLETED with variants and metadata, in one write, only by the lease holder."""
+    ) -> None:
+        """COMPLETED with variants and metadata, in one write, only by the lease holder.
+
+        Nothing is read back: the caller has everything the terminal event needs, and the
+        stored record, with its metadata, would be sent and parsed again for nothing.
+        """
         now = isoformat(utcnow())
         try:
-            response = await self._db.update_item(
+            await self._db.update_item(
                 TableName=self._table,
                 Key={"imageId": {"S": image_id}},
                 UpdateExpression=(
@@ -211,13 +215,11 @@ class ImageStore:
                     ":now": {"S": now},
                     ":gallery": {"S": GALLERY_PARTITION},
                 },
-                ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _conditional_failed(exc):
                 raise StaleClaimError(image_id) from exc
             raise
-        return _record_from_item(response["Attributes"])
 
     async def fail(
         self, image_id: str, error: ImageError, *, token: str | None = None
