@@ -5,8 +5,10 @@ its record's lease alive) while the job runs, and deletes a message only after t
 recorded its outcome. On stop it stops receiving, lets in-flight jobs finish within the
 grace period, then cancels the rest (their messages become visible again).
 
-Deletes go out in batches (SQS requests are billed one by one, and each costs the worker
-about as much CPU as any other request): under load, one request for two or three images.
+Deletes go out in batches (:class:`~snapqueue_core.batch_delete.DeleteBatcher`): under
+load, one request for two or three images. Receives are not batched the same way: a free
+slot is refilled at once, since waiting for a second one could leave the Pillow thread
+without work.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from snapqueue_core.aws import SQSClient, error_code
+from snapqueue_core.aws import error_code
+from snapqueue_core.batch_delete import DeleteBatcher
 from snapqueue_core.store import StaleClaimError
 
 from .job import Disposition, Job, JobContext, JobResult
@@ -28,84 +31,6 @@ log = logging.getLogger(__name__)
 _GONE_RECEIPT_CODES = frozenset(
     {"ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue"}
 )
-SQS_BATCH_LIMIT = 10
-# How long a finished message may wait for others to share its delete request. It is
-# already done; if the worker dies meanwhile, the redelivery only re-sends the outcome.
-DELETE_LINGER_SECONDS = 0.25
-
-
-class DeleteBatcher:
-    """Deletes finished messages with ``delete_message_batch``: once ten are waiting, or
-    :data:`DELETE_LINGER_SECONDS` after the first of them finished.
-
-    Receives are not batched the same way: a free slot is refilled at once, since
-    waiting for a second one could leave the Pillow thread without work."""
-
-    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
-        self.sqs = sqs
-        self.queue_url = queue_url
-        self._pending: list[str] = []
-        self._later: asyncio.Task[None] | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
-        self.requests = 0
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def add(self, receipt: str) -> None:
-        self._pending.append(receipt)
-        if len(self._pending) >= SQS_BATCH_LIMIT:
-            self._start_flush()
-        elif self._later is None:
-            self._later = asyncio.create_task(self._flush_later())
-
-    def _start_flush(self) -> None:
-        task = asyncio.create_task(self.flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
-
-    async def _flush_later(self) -> None:
-        # Only this sleep is ever cancelled (by close); a delete in flight is not.
-        await asyncio.sleep(DELETE_LINGER_SECONDS)
-        self._later = None
-        self._start_flush()
-
-    async def flush(self) -> None:
-        """Send what is waiting now. Never raises for AWS trouble: a message whose delete
-        failed comes back after its visibility timeout, and its next delivery finds the
-        recorded outcome."""
-        while self._pending:
-            batch = self._pending[:SQS_BATCH_LIMIT]
-            del self._pending[:SQS_BATCH_LIMIT]
-            await self._delete(batch)
-
-    async def close(self) -> None:
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
-        await asyncio.gather(*self._flushing)
-        await self.flush()
-
-    async def _delete(self, receipts: list[str]) -> None:
-        entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
-        self.requests += 1
-        try:
-            async with asyncio.timeout(5):
-                response = await self.sqs.delete_message_batch(
-                    QueueUrl=self.queue_url, Entries=entries
-                )
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
-            log.warning(
-                "could not delete finished messages",
-                extra={"count": len(receipts), "error": repr(exc)},
-            )
-            return
-        for failed in response.get("Failed", []):
-            log.warning(
-                "could not delete a finished message",
-                extra={"code": failed.get("Code"), "reason": failed.get("Message")},
-            )
 
 
 class Consumer:

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from processing_worker.consumer import DELETE_LINGER_SECONDS, DeleteBatcher
-from processing_worker.settings import WorkerSettings
 from snapqueue_core.aws import AwsClients
+from snapqueue_core.batch_delete import DELETE_LINGER_SECONDS, DeleteBatcher
 
 
 async def fresh_queue(resources_factory: Any) -> tuple[AwsClients, str]:
     """A queue of its own: the upload queue also holds S3's test event."""
-    _, clients = await resources_factory(WorkerSettings)
+    _, clients = await resources_factory()
     name = f"batch-{uuid.uuid4().hex[:12]}"
     return clients, (await clients.sqs.create_queue(QueueName=name))["QueueUrl"]
 
@@ -90,7 +89,7 @@ async def test_a_failed_delete_is_logged_not_raised(
     good = (await received(clients, url, 1))[0]
     batcher.add("not-a-receipt-handle")
     batcher.add(good)
-    with caplog.at_level(logging.WARNING, logger="processing_worker.consumer"):
+    with caplog.at_level(logging.WARNING, logger="snapqueue_core.batch_delete"):
         await batcher.close()
     assert "could not delete" in caplog.text
     assert batcher.pending == 0
