@@ -68,6 +68,36 @@ async def test_two_replicas_each_client_gets_exactly_its_own_events(
     assert consumed(b) == 2
 
 
+async def test_delivered_events_leave_the_queue_in_shared_deletes(
+    stack: Stack, start_replica: StartReplica, open_client: OpenClient
+) -> None:
+    replica = await start_replica()
+    client = await open_client(replica.ws_url)
+    images = [await stack.new_image() for _ in range(6)]
+    for image_id in images:
+        await register(client, image_id)
+    for image_id in images:
+        await stack.publish(NotificationEvent.progress(image_id, ImageStatus.PROCESSING))
+    assert {(await recv_json(client))["imageId"] for _ in images} == set(images)
+
+    async def queue_empty() -> bool:
+        attributes = (
+            await stack.clients.sqs.get_queue_attributes(
+                QueueUrl=replica.queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values()) == 0
+
+    await eventually(queue_empty, within=5)
+    assert replica.notifier.consumer is not None
+    # Six events arrived within one linger: fewer delete requests than events.
+    assert replica.notifier.consumer.deletes.requests < len(images)
+
+
 async def test_a_client_that_stops_reading_does_not_delay_others(
     stack: Stack, start_replica: StartReplica, open_client: OpenClient
 ) -> None:

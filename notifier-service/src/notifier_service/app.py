@@ -49,6 +49,7 @@ class Notifier:
         self.ready = asyncio.Event()
         self.port: int | None = None
         self.queue_url: str | None = None
+        self.consumer: QueueConsumer | None = None
         self._draining = False
 
     @property
@@ -108,6 +109,7 @@ class Notifier:
             self.metrics,
             wait_seconds=settings.notify_wait_seconds,
         )
+        self.consumer = consumer
         origins: list[Origin | None] = [Origin(origin) for origin in settings.origins]
         if settings.allow_missing_origin:
             # Browsers always send Origin; only non-browser clients omit it, and Origin
@@ -160,6 +162,7 @@ class Notifier:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await consumer.aclose()
             await sender.aclose()
         if not stop.is_set():
             # A background task ended by itself: that is a bug, not a shutdown. Surface it.

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
 from snapqueue_core.aws import SQSClient, error_code
+from snapqueue_core.batch_delete import DeleteBatcher
 from snapqueue_core.logs import bind_image_id
 from snapqueue_core.schemas import NotificationEvent, utcnow
 from snapqueue_core.urls import VariantUrls
@@ -133,7 +134,11 @@ class EventDispatcher:
 
 
 class QueueConsumer:
-    """Long-polls this replica's own queue and dispatches what arrives."""
+    """Long-polls this replica's own queue and dispatches what arrives.
+
+    Delivered messages are deleted in batches, in the background: the next receive does
+    not wait for a delete, and under load one request deletes several events.
+    """
 
     def __init__(
         self,
@@ -149,6 +154,7 @@ class QueueConsumer:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._wait_seconds = wait_seconds
+        self.deletes = DeleteBatcher(sqs, queue_url)
 
     async def run(self) -> None:
         while True:
@@ -165,12 +171,13 @@ class QueueConsumer:
                 )
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            handled = []
             for message in response.get("Messages", []):
                 if await self._handle(message["Body"]):
-                    handled.append(message)
-            if handled:
-                await self._delete(handled)
+                    self.deletes.add(message["ReceiptHandle"])
+
+    async def aclose(self) -> None:
+        """Send the deletes still waiting (after :meth:`run` was cancelled)."""
+        await self.deletes.close()
 
     async def _handle(self, body: str) -> bool:
         """Dispatch one message; ``False`` leaves it on the queue for another try."""
@@ -189,20 +196,3 @@ class QueueConsumer:
                 log.warning("could not render event", extra={"error": repr(exc)})
                 return False
         return True
-
-    async def _delete(self, messages: list[dict[str, Any]]) -> None:
-        entries = [
-            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-            for index, message in enumerate(messages)
-        ]
-        try:
-            response = await self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url, Entries=entries
-            )
-        except (ClientError, BotoCoreError) as exc:
-            # The messages come back after the visibility timeout and are delivered again;
-            # clients dedup terminal events by imageId.
-            log.warning("delete from the replica queue failed", extra={"error": repr(exc)})
-            return
-        if response.get("Failed"):
-            log.warning("some deletes failed", extra={"failed": response["Failed"]})
