@@ -11,6 +11,7 @@ import pytest
 
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.batch_delete import DELETE_LINGER_SECONDS, DeleteBatcher
+from tests.sqs_helpers import messages_on_queue
 
 
 async def fresh_queue(resources_factory: Any) -> tuple[AwsClients, str]:
@@ -32,24 +33,14 @@ async def received(clients: AwsClients, url: str, count: int) -> list[str]:
     return receipts
 
 
-async def messages_left(clients: AwsClients, url: str) -> int:
-    attributes = (
-        await clients.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )
-    )["Attributes"]
-    return sum(int(value) for value in attributes.values())
-
-
 async def test_finished_messages_share_one_delete(resources_factory: Any) -> None:
     clients, url = await fresh_queue(resources_factory)
     batcher = DeleteBatcher(clients.sqs, url)
     for receipt in await received(clients, url, 3):
         batcher.add(receipt)
-    assert await messages_left(clients, url) == 3  # waiting for company
+    assert await messages_on_queue(clients.sqs, url) == 3  # waiting for company
     await asyncio.sleep(DELETE_LINGER_SECONDS + 0.5)
-    assert await messages_left(clients, url) == 0
+    assert await messages_on_queue(clients.sqs, url) == 0
     assert batcher.requests == 1
     await batcher.close()
 
@@ -61,11 +52,11 @@ async def test_ten_go_at_once_and_more_in_further_batches(resources_factory: Any
     for receipt in receipts[:10]:
         batcher.add(receipt)
     await asyncio.sleep(DELETE_LINGER_SECONDS / 2)  # a full batch does not linger
-    assert await messages_left(clients, url) == 2
+    assert await messages_on_queue(clients.sqs, url) == 2
     for receipt in receipts[10:]:
         batcher.add(receipt)
     await batcher.flush()
-    assert await messages_left(clients, url) == 0
+    assert await messages_on_queue(clients.sqs, url) == 0
     assert batcher.requests == 2
     await batcher.close()
 
@@ -76,7 +67,7 @@ async def test_close_deletes_what_is_waiting(resources_factory: Any) -> None:
     batcher.add((await received(clients, url, 1))[0])
     await batcher.close()
     assert batcher.pending == 0
-    assert await messages_left(clients, url) == 0
+    assert await messages_on_queue(clients.sqs, url) == 0
 
 
 async def test_a_failed_delete_is_logged_not_raised(

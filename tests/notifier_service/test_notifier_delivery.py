@@ -23,6 +23,7 @@ from tests.notifier_service.helpers import (
     recv_json,
     register,
 )
+from tests.sqs_helpers import messages_on_queue
 
 OpenClient = Callable[..., Awaitable[ClientConnection]]
 StartReplica = Callable[..., Awaitable[Replica]]
@@ -81,16 +82,7 @@ async def test_delivered_events_leave_the_queue_in_shared_deletes(
     assert {(await recv_json(client))["imageId"] for _ in images} == set(images)
 
     async def queue_empty() -> bool:
-        attributes = (
-            await stack.clients.sqs.get_queue_attributes(
-                QueueUrl=replica.queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            )
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values()) == 0
+        return await messages_on_queue(stack.clients.sqs, replica.queue_url) == 0
 
     await eventually(queue_empty, within=5)
     assert replica.notifier.consumer is not None

@@ -33,6 +33,7 @@ from processing_worker.settings import WorkerSettings
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.schemas import upload_key
 from snapqueue_core.store import ConnectionRow, ConnectionStore, ImageStore
+from tests.sqs_helpers import messages_on_queue
 
 
 def jpeg(width: int = 320, height: int = 240, color: str = "orange") -> bytes:
@@ -104,11 +105,8 @@ async def test_processes_an_upload_and_notifies(resources_factory: Any) -> None:
         with Image.open(io.BytesIO(await obj["Body"].read())) as image:
             assert image.size == (variant["width"], variant["height"])
     # The message is gone once the outcome is recorded.
-    attributes = await clients.sqs.get_queue_attributes(
-        QueueUrl=await queue_url(clients, settings.upload_queue),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )
-    assert set(attributes["Attributes"].values()) == {"0"}
+    upload_queue = await queue_url(clients, settings.upload_queue)
+    assert await messages_on_queue(clients.sqs, upload_queue) == 0
 
 
 async def test_rejected_image_fails_with_reason_and_notifies(resources_factory: Any) -> None:

@@ -38,6 +38,7 @@ from snapqueue_core.aws import AwsClients, create_client
 from snapqueue_core.schemas import ImageRecord
 from snapqueue_core.settings import CoreSettings
 from snapqueue_core.store import ImageStore
+from tests.sqs_helpers import messages_on_queue
 
 TERMINAL_TYPES = frozenset({"imageProcessed", "imageFailed"})
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED"})
@@ -505,17 +506,7 @@ class Inspector:
 
     async def queue_depth(self, queue_name: str) -> int:
         url = (await self.aws.sqs.get_queue_url(QueueName=queue_name))["QueueUrl"]
-        attributes = await self.aws.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-            ],
-        )
-        values = attributes["Attributes"]
-        return int(values["ApproximateNumberOfMessages"]) + int(
-            values["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return await messages_on_queue(self.aws.sqs, url)
 
     async def replica_queues(self) -> list[str]:
         """The notifier replicas' own queues that exist right now."""
