@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 SQS_BATCH_LIMIT = 10
 # How long a finished message may wait for others to share its delete request. It is
-# already done; if the worker dies meanwhile, the redelivery only re-sends the outcome.
+# already done; if the process dies meanwhile, the redelivery only re-sends the outcome.
 DELETE_LINGER_SECONDS = 0.25
 
 
