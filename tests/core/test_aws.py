@@ -5,9 +5,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
-from snapqueue_core.aws import client_config, open_clients
+from snapqueue_core.aws import client_config, count_requests, open_clients
 from snapqueue_core.settings import CoreSettings
 
 
@@ -16,7 +16,7 @@ def test_config_is_explicit() -> None:
     config = client_config(settings, "sqs")
     assert config.connect_timeout == 1.5
     assert config.read_timeout == settings.aws_read_timeout_seconds
-    assert config.retries == {"mode": "standard", "max_attempts": 7}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 7}
     assert config.signature_version is None  # SQS and DynamoDB sign with their own v4
     assert client_config(settings, "s3").signature_version == "s3v4"
 
@@ -51,3 +51,39 @@ async def test_each_service_can_point_at_its_own_endpoint(
         await clients.s3.list_buckets()  # reaches the emulator
         with pytest.raises(EndpointConnectionError):
             await clients.sqs.list_queues()  # the general variable: nothing listens there
+
+
+async def test_count_requests_sees_every_request_by_service_and_operation(
+    resources_factory: Any,
+) -> None:
+    settings, clients = await resources_factory()
+    seen: list[tuple[str, str]] = []
+    count_requests(clients, lambda service, operation: seen.append((service, operation)))
+    await clients.s3.put_object(Bucket=settings.uploads_bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError):  # an error response was still a request
+        await clients.s3.get_object(Bucket=settings.uploads_bucket, Key="missing")
+    await clients.dynamodb.get_item(TableName=settings.images_table, Key={"imageId": {"S": "nope"}})
+    await clients.sqs.list_queues()
+    # Presigning signs locally: nothing is sent, nothing counted.
+    await clients.s3_presign.generate_presigned_post(settings.uploads_bucket, "k", ExpiresIn=60)
+    assert seen == [
+        ("s3", "PutObject"),
+        ("s3", "GetObject"),
+        ("dynamodb", "GetItem"),
+        ("sqs", "ListQueues"),
+    ]
+
+
+async def test_count_requests_counts_each_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What AWS counts (and bills) is requests: three attempts are three."""
+    from devstack.stack import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    settings = CoreSettings.from_env(aws_max_attempts=3, aws_connect_timeout_seconds=1)
+    seen: list[tuple[str, str]] = []
+    async with AsyncExitStack() as stack:
+        clients = await open_clients(stack, settings)
+        count_requests(clients, lambda service, operation: seen.append((service, operation)))
+        with pytest.raises(EndpointConnectionError):
+            await clients.sqs.list_queues()
+    assert seen == [("sqs", "ListQueues")] * 3

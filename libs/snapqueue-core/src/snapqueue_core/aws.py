@@ -7,6 +7,7 @@ without a code change. The one exception is presigning, whose host is the browse
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,8 @@ def client_config(
     config = AioConfig(
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=read_timeout or settings.aws_read_timeout_seconds,
-        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+        # botocore's "max_attempts" counts retries only; the setting means all attempts.
+        retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
         max_pool_connections=settings.aws_max_pool_connections,
         s3={"addressing_style": settings.s3_addressing_style},
     )
@@ -79,6 +81,27 @@ async def open_clients(
             create_client(session, "s3", settings, endpoint_url=settings.public_s3_endpoint)
         )
     return AwsClients(s3=s3, sqs=sqs, dynamodb=dynamodb, s3_presign=s3_presign)
+
+
+# One call per HTTP attempt (retries included), as AWS counts and bills them.
+RequestCallback = Callable[[str, str], None]
+
+
+def count_requests(clients: AwsClients, record: RequestCallback) -> None:
+    """Call ``record(service, operation)`` for every request any of ``clients`` sends.
+
+    Requests, not API calls: a retried call counts each attempt. Presigning sends
+    nothing and is not counted.
+    """
+
+    def before_send(event_name: str, **_kwargs: Any) -> None:
+        # "before-send.<service>.<Operation>"; returning None lets the request go out.
+        _event, service, operation = event_name.split(".", 2)
+        record(service, operation)
+
+    unique = {id(client): client for client in (clients.s3, clients.sqs, clients.dynamodb)}
+    for client in unique.values():
+        client.meta.events.register("before-send", before_send)
 
 
 def error_code(exc: BaseException) -> str | None:

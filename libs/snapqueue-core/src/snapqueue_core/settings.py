@@ -92,7 +92,10 @@ class CoreSettings(BaseSettings):
         default=25.0, gt=0, description="AWS read timeout (above SQS's 20 s long poll)."
     )
     aws_max_attempts: int = Field(
-        default=4, ge=1, le=10, description="Attempts per AWS call (botocore standard retries)."
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts per AWS call, the first included (botocore standard retries).",
     )
     aws_max_pool_connections: int = Field(
         default=50, ge=1, description="HTTP connections per AWS client."
