@@ -97,6 +97,14 @@ async def test_processes_an_upload_and_notifies(resources_factory: Any) -> None:
     assert _gauge(metrics, "snapqueue_worker_job_slots") == 2 * 4
     # S3's own s3:TestEvent (sent when the notification is configured) also counts.
     assert _gauge(metrics, "snapqueue_worker_queue_lag_seconds_count") >= 1
+    # One image's AWS requests: the routing lookup and send for each of its two events,
+    # the claim and the completion, the download and the three variants.
+    assert _requests(metrics, "s3", "GetObject") == 1
+    assert _requests(metrics, "s3", "PutObject") == 3
+    assert _requests(metrics, "dynamodb", "Query") == 2
+    assert _requests(metrics, "sqs", "SendMessage") == 2
+    assert _requests(metrics, "dynamodb", "UpdateItem") >= 2  # + lease heartbeats if slow
+    assert _requests(metrics, "sqs", "ReceiveMessage") >= 1
     for name, variant in record["variants"].items():
         assert variant["key"].startswith(f"processed/{image_id}/{name}.")
         obj = await clients.s3.get_object(Bucket=settings.processed_bucket, Key=variant["key"])
@@ -168,6 +176,13 @@ async def test_two_workers_never_process_an_image_twice(resources_factory: Any) 
 
 def _counter(metrics: str, outcome: str) -> float:
     return _gauge(metrics, f'snapqueue_worker_jobs_total{{outcome="{outcome}"}}')
+
+
+def _requests(metrics: str, service: str, operation: str) -> float:
+    return _gauge(
+        metrics,
+        f'snapqueue_worker_aws_requests_total{{operation="{operation}",service="{service}"}}',
+    )
 
 
 def _gauge(metrics: str, series: str) -> float:

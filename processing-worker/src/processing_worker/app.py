@@ -11,7 +11,7 @@ from types import TracebackType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from snapqueue_core.aws import AwsClients, SQSClient, open_clients
+from snapqueue_core.aws import AwsClients, SQSClient, count_requests, open_clients
 from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.store import ConnectionStore, ImageStore
 
@@ -68,6 +68,8 @@ class WorkerApp:
         started = False
         try:
             clients = self._clients or await open_clients(self._stack, settings)
+            if self._clients is None:  # clients passed in are the caller's to instrument
+                count_requests(clients, self.metrics.count_aws_request)
             queue_url = await wait_for_queue(
                 clients.sqs, settings.upload_queue, settings.startup_timeout_seconds
             )

@@ -53,8 +53,18 @@ class WorkerMetrics:
             "Pillow threads (images transformed at once).",
             registry=self.registry,
         )
+        # Per image, these say what the pipeline costs in AWS calls (and in money).
+        self.aws_requests = Counter(
+            "snapqueue_worker_aws_requests",
+            "Requests sent to AWS (each retry counted), by service and operation.",
+            ["service", "operation"],
+            registry=self.registry,
+        )
         for stage in STAGES:
             self.stage_seconds.labels(stage)
+
+    def count_aws_request(self, service: str, operation: str) -> None:
+        self.aws_requests.labels(service, operation).inc()
 
     def set_capacity(self, transform_threads: int, job_slots: int) -> None:
         self.transform_threads.set(transform_threads)
