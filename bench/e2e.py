@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,8 +42,13 @@ SCRAPED = (
     "snapqueue_worker_transform_cpu_seconds_total",
     "snapqueue_worker_transform_threads",
     "snapqueue_worker_job_slots",
+    "snapqueue_worker_aws_requests_total",
 )
 TRANSFORM_CPU = "snapqueue_worker_transform_cpu_seconds_total"
+AWS_REQUESTS = re.compile(
+    r'^snapqueue_worker_aws_requests_total\{operation="(?P<operation>[^"]+)",'
+    r'service="(?P<service>[^"]+)"\}$'
+)
 
 
 def scrape(worker_url: str) -> dict[str, float]:
@@ -77,6 +83,20 @@ def stage_breakdown(
             f'snapqueue_worker_stage_seconds_sum{{stage="{stage}"}}'
         ) / max(1, images)
     return stages
+
+
+def requests_per_image(
+    before: dict[str, float], after: dict[str, float], images: int
+) -> dict[str, float]:
+    """The worker's AWS requests per image during one level, as "service Operation"."""
+    per_image = {}
+    for name, value in after.items():
+        match = AWS_REQUESTS.match(name)
+        if match:
+            count = value - before.get(name, 0.0)
+            if count > 0:
+                per_image[f"{match['service']} {match['operation']}"] = count / max(1, images)
+    return dict(sorted(per_image.items(), key=lambda item: -item[1]))
 
 
 class Tab:
@@ -217,6 +237,7 @@ def measure_level(stack: Stack, data: bytes, tabs: int, uploads: int) -> dict[st
     cpu_after = cpu_by_process(stack)
     after = scrape(worker_url)
     row["stages_s"] = stage_breakdown(before, after, row["uploads"])
+    row["aws_requests_per_image"] = requests_per_image(before, after, row["uploads"])
     # The worker's own CPU split: its transform threads, the rest is its event loop's I/O.
     row["transform_cpu_ms_per_image"] = (
         1000
@@ -300,6 +321,7 @@ def pinned_run(
                 "worker_cpu_ms": r["cpu_ms_per_image"].get("worker"),
                 "transform_cpu_ms": r.get("transform_cpu_ms_per_image"),
                 "io_share_pct": io_share_pct(r),
+                "aws_requests_per_image": sum(r.get("aws_requests_per_image", {}).values()),
             }
             for r in measured
         ],

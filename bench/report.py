@@ -464,7 +464,28 @@ def _e2e_section(results: dict[str, Any]) -> list[str]:
             "",
         ]
         lines += _pinned_ceilings(pinned)
+        lines += requests_table(pinned.get("aws_requests_per_image") or {})
     return lines
+
+
+def requests_table(per_image: dict[str, float]) -> list[str]:
+    """The worker's AWS requests per image (its own counter), most frequent first."""
+    if not per_image:
+        return []
+    rows = [
+        [call, _fmt(count, 2)]
+        for call, count in sorted(per_image.items(), key=lambda item: -item[1])
+    ]
+    rows.append(["**total**", f"**{sum(per_image.values()):.1f}**"])
+    return [
+        "The worker's AWS requests per image in that round "
+        "(`snapqueue_worker_aws_requests_total`, retries included). Each event (PROCESSING, "
+        "then the terminal one) costs a routing lookup (DynamoDB Query on "
+        "`WebSocketConnections`) and a send; receives and batched deletes are shared "
+        "between messages.",
+        "",
+        *_table(["service operation", "requests per image"], rows),
+    ]
 
 
 def _shared_floor_pct(e2e: dict[str, Any]) -> float | None:
@@ -551,7 +572,7 @@ def _pinned_ceilings(pinned: dict[str, Any]) -> list[str]:
         verdict = (
             "The tighter bound is the worker's own core, and within it the "
             f"{worker_ms - transform_ms:.0f} ms of I/O above: botocore builds, signs and "
-            "parses about a dozen requests per image."
+            f"parses {_request_count(pinned)} requests per image (below)."
         )
     return [
         f"Both sides were near their limit: the worker's core can carry at most "
@@ -561,6 +582,11 @@ def _pinned_ceilings(pinned: dict[str, Any]) -> list[str]:
         f"{cpu.get('emulator', 0.0):.0f} ms). {verdict}",
         "",
     ]
+
+
+def _request_count(pinned: dict[str, Any]) -> str:
+    per_image = pinned.get("aws_requests_per_image")
+    return f"{sum(per_image.values()):.1f}" if per_image else "about a dozen"
 
 
 def _cpu_table(results: dict[str, Any]) -> list[str]:

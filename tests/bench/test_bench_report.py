@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.report import pinned_floor_pct
+from bench.e2e import requests_per_image
+from bench.report import pinned_floor_pct, requests_table
 
 
 def test_pinned_floor_is_the_worker_core_ceiling_against_transform_only() -> None:
@@ -21,3 +22,29 @@ def test_pinned_floor_is_never_negative_and_needs_the_worker_cpu() -> None:
     assert pinned_floor_pct(fast_worker) == 0.0
     no_worker = {"cpu_ms_per_image": {}, "transform_only": {"images_per_s": 10}}
     assert pinned_floor_pct(no_worker) is None
+
+
+def test_requests_per_image_from_two_scrapes() -> None:
+    name = 'snapqueue_worker_aws_requests_total{{operation="{}",service="{}"}}'
+    before = {
+        name.format("PutObject", "s3"): 30.0,
+        name.format("GetQueueUrl", "sqs"): 1.0,  # at startup: unchanged over the level
+    }
+    after = {
+        name.format("PutObject", "s3"): 60.0,
+        name.format("GetQueueUrl", "sqs"): 1.0,
+        name.format("Query", "dynamodb"): 20.0,  # first seen during the level
+        "snapqueue_worker_jobs_total": 10.0,
+    }
+    assert requests_per_image(before, after, 10) == {"s3 PutObject": 3.0, "dynamodb Query": 2.0}
+
+
+def test_requests_table_totals_and_orders() -> None:
+    lines = requests_table({"dynamodb Query": 2.0, "s3 PutObject": 3.0})
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows[1:] == [
+        "| s3 PutObject | 3.00 |",
+        "| dynamodb Query | 2.00 |",
+        "| **total** | **5.0** |",
+    ]
+    assert requests_table({}) == []
