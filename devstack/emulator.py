@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import hashlib
+import io
 import os
 import signal
 import sys
@@ -20,7 +23,9 @@ from typing import Any
 from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamWriter
 from cheroot.server import HTTPConnection
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.s3.models import FakeKey
 
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
@@ -63,6 +68,49 @@ class MemoizedDispatcher(DomainDispatcherApplication):
         if host not in self._backends:
             self._backends[host] = super().get_backend_for_host(host)
         return self._backends[host]
+
+
+def memoize_update_expressions() -> None:
+    """Parse each distinct DynamoDB UpdateExpression once per process.
+
+    moto parses the expression of every UpdateItem twice (to check the request, then to
+    apply it), a quarter of its CPU per UpdateItem, for the same few expression strings
+    over and over (values travel separately, as placeholders). The parsed tree is only
+    read: moto's validator works on a deep copy of it. An image's create, claim and
+    completion cost the emulator 16.1 ms instead of 19.7 (3 × 100 of each, alternated).
+    Idempotent.
+    """
+    make = UpdateExpressionParser.__dict__["make"]
+    if getattr(make, "snapqueue_memoized", False):
+        return
+    parse: Any = functools.lru_cache(maxsize=256)(make.__func__)
+    memoized: Any = classmethod(parse)
+    memoized.snapqueue_memoized = True
+    UpdateExpressionParser.make = memoized  # type: ignore[method-assign]
+
+
+def hash_etags_in_place() -> None:
+    """Compute an object's ETag (the MD5 of its bytes) without copying them first.
+
+    moto reads the whole object out of its buffer to hash it, on every upload (the S3 event
+    carries the ETag): for a 3.5 MB photo, a 2.3 ms copy before a 4.8 ms MD5. An object
+    held in memory is hashed where it lies; one spilled to disk goes moto's own way.
+    Idempotent.
+    """
+    moto_etag = FakeKey.__dict__["etag"]
+    if getattr(moto_etag.fget, "snapqueue_in_place", False):
+        return
+
+    def etag(key: FakeKey) -> str:
+        if key._etag is None:
+            held = getattr(key._value_buffer, "_file", None)
+            if isinstance(held, io.BytesIO):
+                with held.getbuffer() as view:
+                    key._etag = hashlib.md5(view, usedforsecurity=False).hexdigest()
+        return str(moto_etag.fget(key))
+
+    etag.snapqueue_in_place = True  # type: ignore[attr-defined]
+    FakeKey.etag = property(etag)  # type: ignore[method-assign,assignment]
 
 
 class SendingStreamWriter(StreamWriter):
@@ -113,6 +161,9 @@ class EmulatorServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 256) -> None:
+        # Work moto does that AWS does not (a second parse, a copy), on every image's path.
+        memoize_update_expressions()
+        hash_etags_in_place()
         app = AtomicDynamoDB(MemoizedDispatcher(create_backend_app))
         # Idle keep-alive connections are closed after ``timeout`` seconds: longer than
         # aiohttp keeps an idle connection (15 s), so the client always closes first and

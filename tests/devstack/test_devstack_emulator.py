@@ -1,5 +1,5 @@
 """The embedded emulator speaks HTTP/1.1 the way AWS does: connections stay open, and
-large bodies go out whole."""
+large bodies go out whole. Its shortcuts around moto's costs change no answer."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ import time
 from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
 from devstack.emulator import SendingStreamWriter
 
@@ -80,3 +84,69 @@ async def test_large_objects_come_back_byte_for_byte(resources_factory: Any) -> 
     fetched = await asyncio.gather(*(fetch(i) for i in (0, 1, 0, 1)))
     assert [len(b) for b in fetched] == [len(payloads[i]) for i in (0, 1, 0, 1)]
     assert fetched == [payloads[i] for i in (0, 1, 0, 1)]
+
+
+async def test_one_parsed_update_expression_serves_every_value(resources_factory: Any) -> None:
+    """Parsed once, applied many times: the values never stick to the shared tree."""
+    settings, clients = await resources_factory()
+    expression = "SET score = if_not_exists(score, :zero) + :step, label = :label"
+    assert UpdateExpressionParser.make(expression) is UpdateExpressionParser.make(expression)
+    for key, step, label in (("a", 1, "first"), ("b", 5, "second"), ("a", 2, "third")):
+        await clients.dynamodb.update_item(
+            TableName=settings.images_table,
+            Key={"imageId": {"S": key}},
+            UpdateExpression=expression,
+            ExpressionAttributeValues={
+                ":zero": {"N": "0"},
+                ":step": {"N": str(step)},
+                ":label": {"S": label},
+            },
+        )
+    items = {}
+    for key in ("a", "b"):
+        response = await clients.dynamodb.get_item(
+            TableName=settings.images_table, Key={"imageId": {"S": key}}
+        )
+        items[key] = (response["Item"]["score"]["N"], response["Item"]["label"]["S"])
+    assert items == {"a": ("3", "third"), "b": ("5", "second")}
+    # A bad expression is still refused every time, never remembered as parsed.
+    for _ in range(2):
+        with pytest.raises(ClientError) as refused:
+            await clients.dynamodb.update_item(
+                TableName=settings.images_table,
+                Key={"imageId": {"S": "a"}},
+                UpdateExpression="SET = :broken",
+                ExpressionAttributeValues={":broken": {"S": "x"}},
+            )
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+@pytest.mark.parametrize(
+    "size", [3 * 1024 * 1024 + 5, 6 * 1024 * 1024], ids=["in-memory", "spilled-to-disk"]
+)
+async def test_etags_are_the_md5_of_the_bytes(resources_factory: Any, size: int) -> None:
+    settings, clients = await resources_factory()
+    payload = os.urandom(size)
+    put = await clients.s3.put_object(Bucket=settings.uploads_bucket, Key="k", Body=payload)
+    head = await clients.s3.head_object(Bucket=settings.uploads_bucket, Key="k")
+    expected = f'"{hashlib.md5(payload, usedforsecurity=False).hexdigest()}"'
+    assert put["ETag"] == head["ETag"] == expected
+
+
+async def test_multipart_etags_keep_their_own_form(resources_factory: Any) -> None:
+    """The MD5 of the parts' MD5s and the part count, as S3 gives: not the MD5 of the whole."""
+    settings, clients = await resources_factory()
+    bucket, parts = settings.uploads_bucket, [os.urandom(5 * 1024 * 1024), os.urandom(1024)]
+    upload = await clients.s3.create_multipart_upload(Bucket=bucket, Key="m")
+    etags = []
+    for number, part in enumerate(parts, start=1):
+        response = await clients.s3.upload_part(
+            Bucket=bucket, Key="m", UploadId=upload["UploadId"], PartNumber=number, Body=part
+        )
+        etags.append({"ETag": response["ETag"], "PartNumber": number})
+    await clients.s3.complete_multipart_upload(
+        Bucket=bucket, Key="m", UploadId=upload["UploadId"], MultipartUpload={"Parts": etags}
+    )
+    head = await clients.s3.head_object(Bucket=bucket, Key="m")
+    digests = b"".join(hashlib.md5(p, usedforsecurity=False).digest() for p in parts)
+    assert head["ETag"] == f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-2"'
