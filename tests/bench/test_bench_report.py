@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.e2e import requests_per_image
-from bench.report import pinned_floor_pct, requests_table
+from bench.report import _pinned_rounds, pinned_floor_pct, requests_table, straddle_note
 
 
 def test_pinned_floor_is_the_worker_core_ceiling_against_transform_only() -> None:
@@ -48,3 +50,32 @@ def test_requests_table_totals_and_orders() -> None:
         "| **total** | **5.0** |",
     ]
     assert requests_table({}) == []
+
+
+def test_a_verdict_whose_rounds_straddle_the_target_says_so() -> None:
+    def rounds(*overheads: float) -> dict[str, Any]:
+        return {"rounds": [{"overhead_pct": o} for o in overheads]}
+
+    assert "from 19% to 35%" in straddle_note(rounds(19.1, 27.3, 35.2), 30.0)
+    assert straddle_note(rounds(19.1, 27.3, 29.9), 30.0) == ""  # all met
+    assert straddle_note(rounds(31.0, 36.0), 30.0) == ""  # all missed
+    assert straddle_note(rounds(40.0), 30.0) == ""
+
+
+def test_rounds_that_differ_in_the_transform_say_so_and_only_then() -> None:
+    def round_(transform_ms: float, io_share: float) -> dict[str, Any]:
+        return {
+            "images_per_s": 9.0,
+            "transform_only_images_per_s": 12.5,  # 80 ms alone
+            "overhead_pct": 28.0,
+            "transform_cpu_ms": transform_ms,
+            "io_share_pct": io_share,
+        }
+
+    varied = _pinned_rounds({"rounds": [round_(76, 23), round_(88, 24)]})
+    assert "differ mostly in the transform" in varied
+    assert "took -5% to +10% CPU" in varied
+    steady = _pinned_rounds({"rounds": [round_(80, 23), round_(81, 24)]})
+    assert "differ mostly" not in steady
+    io_bound = _pinned_rounds({"rounds": [round_(76, 18), round_(88, 30)]})
+    assert "differ mostly" not in io_bound
