@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
-from snapqueue_core.aws import AwsClients, open_clients
+from snapqueue_core.aws import AwsClients, count_requests, open_clients
 from snapqueue_core.store import ConnectionStore, ImageStore
 from snapqueue_core.urls import VariantUrls
 
@@ -61,6 +61,7 @@ class Notifier:
         settings = self.settings
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, settings, self._session)
+            count_requests(clients, self.metrics.count_aws_request)
             await wait_for_tables(clients, settings)
             queue_url = await create_replica_queue(clients.sqs, settings)
             self.queue_url = queue_url

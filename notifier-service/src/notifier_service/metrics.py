@@ -67,6 +67,15 @@ class Metrics:
             "Queues of dead replicas deleted by this replica's sweeper.",
             registry=self.registry,
         )
+        self.aws_requests = Counter(
+            "notifier_aws_requests",
+            "Requests sent to AWS (each retry counted), by service and operation.",
+            ["service", "operation"],
+            registry=self.registry,
+        )
+
+    def count_aws_request(self, service: str, operation: str) -> None:
+        self.aws_requests.labels(service, operation).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
