@@ -97,3 +97,19 @@ async def test_cors_origins_come_from_settings(upload_service_factory: Any) -> N
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     default = await running.http.get("/healthz", headers={"Origin": "http://localhost:8080"})
     assert "access-control-allow-origin" not in default.headers
+
+
+async def test_metrics_count_the_aws_requests_sent(service: RunningService) -> None:
+    """Each /status is one DynamoDB GetItem, counted as AWS counts (and bills) it."""
+    name = 'snapqueue_aws_requests_total{operation="GetItem",service="dynamodb"}'
+
+    async def get_items() -> float:
+        for line in (await service.http.get("/metrics")).text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = await get_items()
+    for _ in range(3):
+        await service.http.get(f"/status/{uuid.uuid4().hex}")
+    assert await get_items() - before == 3

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from snapqueue_core.aws import open_clients
+from snapqueue_core.aws import count_requests, open_clients
 from snapqueue_core.store import ImageStore
 from snapqueue_core.urls import VariantUrls
 
@@ -46,10 +46,13 @@ async def wait_for_resources(service: UploadService, within_seconds: float) -> N
 
 
 def create_app(settings: UploadServiceSettings) -> FastAPI:
+    metrics = HttpMetrics.create()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, settings)
+            count_requests(clients, metrics.count_aws_request)
             image_store = ImageStore(clients.dynamodb, settings)
             variant_urls = VariantUrls(clients.s3_presign, settings)
             service = UploadService(settings, clients, image_store, variant_urls)
@@ -69,7 +72,6 @@ def create_app(settings: UploadServiceSettings) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    metrics = HttpMetrics.create()
     app.state.settings = settings
     app.state.metrics = metrics
     app.include_router(router)

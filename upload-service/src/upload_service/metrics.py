@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by route template and status, and request latency.
+"""Prometheus metrics: requests by route template and status, request latency, and the
+requests the service itself sends to AWS.
 
 Each app gets its own ``CollectorRegistry``, so several apps in one process (tests) do
 not clash over the global one.
@@ -22,6 +23,7 @@ class HttpMetrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    aws_requests: Counter
 
     @classmethod
     def create(cls) -> HttpMetrics:
@@ -39,7 +41,16 @@ class HttpMetrics:
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
         )
-        return cls(registry=registry, requests=requests, latency=latency)
+        aws_requests = Counter(
+            "snapqueue_aws_requests",
+            "Requests sent to AWS (each retry counted), by service and operation.",
+            ["service", "operation"],
+            registry=registry,
+        )
+        return cls(registry=registry, requests=requests, latency=latency, aws_requests=aws_requests)
+
+    def count_aws_request(self, service: str, operation: str) -> None:
+        self.aws_requests.labels(service, operation).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
