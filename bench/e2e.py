@@ -96,7 +96,7 @@ def requests_per_image(
             count = value - before.get(name, 0.0)
             if count > 0:
                 per_image[f"{match['service']} {match['operation']}"] = count / max(1, images)
-    return dict(sorted(per_image.items(), key=lambda item: -item[1]))
+    return per_image
 
 
 class Tab:
