@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.sqs.models import sqs_backends
 
 from devstack.emulator import SendingStreamWriter
 
@@ -150,3 +152,91 @@ async def test_multipart_etags_keep_their_own_form(resources_factory: Any) -> No
     head = await clients.s3.head_object(Bucket=bucket, Key="m")
     digests = b"".join(hashlib.md5(p, usedforsecurity=False).digest() for p in parts)
     assert head["ETag"] == f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-2"'
+
+
+class CountingList(list[Any]):
+    """A queue's message list that counts how often it is walked through."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountingList.walks += 1
+        return super().__iter__()
+
+
+def backend_queue(queue_url: str) -> Any:
+    """moto's in-process queue behind ``queue_url`` (the session's emulator runs here)."""
+    account, name = urlsplit(queue_url).path.strip("/").split("/")
+    return sqs_backends[account]["us-east-1"].get_queue(name)
+
+
+async def test_sends_and_receives_do_not_walk_the_backlog(resources_factory: Any) -> None:
+    """A send or a received message costs the same with 500 messages waiting as with none."""
+    _settings, clients = await resources_factory()
+    url = (await clients.sqs.create_queue(QueueName=f"walk-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
+    for start in range(0, 500, 10):
+        entries = [{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)]
+        await clients.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    queue = backend_queue(url)
+    queue._messages = CountingList(queue._messages)
+    CountingList.walks = 0
+    await clients.sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "more"} for i in range(10)]
+    )
+    assert CountingList.walks == 0
+    received = await clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    assert len(received["Messages"]) == 10
+    # One pass to find visible messages; moto's own walk used to be nine per message.
+    assert CountingList.walks <= 2
+
+
+async def test_queue_attributes_still_count_every_kind_of_message(
+    resources_factory: Any,
+) -> None:
+    _settings, clients = await resources_factory()
+    url = (await clients.sqs.create_queue(QueueName=f"count-{uuid.uuid4().hex[:8]}"))["QueueUrl"]
+    for body in ("a", "b"):
+        await clients.sqs.send_message(QueueUrl=url, MessageBody=body)
+    await clients.sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    await clients.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+    attributes = (await clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))[
+        "Attributes"
+    ]
+    assert attributes["ApproximateNumberOfMessages"] == "1"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert attributes["MessageRetentionPeriod"] == "345600"
+
+
+async def test_fifo_queues_still_read_their_deduplication_flag(resources_factory: Any) -> None:
+    _settings, clients = await resources_factory()
+    name = f"dedup-{uuid.uuid4().hex[:8]}"
+    by_content = (
+        await clients.sqs.create_queue(
+            QueueName=f"{name}-on.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )
+    )["QueueUrl"]
+    for _ in range(2):
+        await clients.sqs.send_message(QueueUrl=by_content, MessageBody="same", MessageGroupId="g")
+    received = await clients.sqs.receive_message(QueueUrl=by_content, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in received["Messages"]] == ["same"]
+
+    by_id = (
+        await clients.sqs.create_queue(
+            QueueName=f"{name}-off.fifo", Attributes={"FifoQueue": "true"}
+        )
+    )["QueueUrl"]
+    with pytest.raises(ClientError) as refused:
+        await clients.sqs.send_message(QueueUrl=by_id, MessageBody="x", MessageGroupId="g")
+    assert "MessageDeduplicationId" in str(refused.value)
+
+
+def test_messages_past_their_retention_period_are_not_returned() -> None:
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    queue = backend.create_queue(f"retention-{uuid.uuid4().hex[:8]}", MessageRetentionPeriod="60")
+    kept = backend.send_message(queue.name, "kept")
+    expired = backend.send_message(queue.name, "expired")
+    expired.sent_timestamp -= 61_000
+    assert backend.is_message_valid_based_on_retention_period(queue.name, kept)
+    assert not backend.is_message_valid_based_on_retention_period(queue.name, expired)
