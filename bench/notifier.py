@@ -227,7 +227,7 @@ def _latency_result(
 async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, Any]:
     """The whole path: SQS (the emulator) → the replica's consumer → sockets."""
     settings = stack_settings()
-    rate, seconds = profile.notifier_emulator_rate, profile.notifier_event_seconds
+    rate, seconds = profile.notifier_event_rate, profile.notifier_event_seconds
     async with AsyncExitStack() as exits:
         clients = await open_clients(exits, settings)
         images = ImageStore(clients.dynamodb, settings)
@@ -268,11 +268,9 @@ async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> dict[str
         total,
         seconds_taken,
         latencies,
-        "Includes the emulator's SQS (send, long-poll receive, delete). The rate is what "
-        "the emulator sustains on these two cores. At 200 events/s it kept up in a run of "
-        "its own (p99 16 ms) but fell seconds behind after the 10k-connection test; at "
-        "500/s its requests time out (both checked on 2026-11-22). The 500/s figure is "
-        "the one above.",
+        "Includes the emulator's SQS (batched sends, long-poll receive, batched delete), "
+        "moto in Python on the same two cores as the notifier and these clients; the "
+        "notifier-alone figure above is the replica's own share.",
     )
 
 

@@ -47,8 +47,6 @@ class Profile:
     # Notifier: idle connection counts, event rate and duration, clients that receive events.
     notifier_connections: tuple[int, ...]
     notifier_event_rate: int
-    # Through the emulator's SQS, which carries far less than notifier_event_rate.
-    notifier_emulator_rate: int
     notifier_event_seconds: float
     notifier_event_clients: int
     # upload-service: concurrent clients and duration per target.
@@ -79,7 +77,6 @@ FULL = Profile(
     e2e_pinned_rounds=5,
     notifier_connections=(1000, 5000, 10000),
     notifier_event_rate=500,
-    notifier_emulator_rate=100,
     notifier_event_seconds=10.0,
     notifier_event_clients=500,
     upload_clients=32,
@@ -102,7 +99,6 @@ SMOKE = Profile(
     e2e_pinned_rounds=2,
     notifier_connections=(10, 20),
     notifier_event_rate=20,
-    notifier_emulator_rate=10,
     notifier_event_seconds=1.0,
     notifier_event_clients=5,
     upload_clients=4,
