@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TypeVar
 
@@ -23,3 +24,18 @@ def settings_or_exit(cls: type[S], service: str) -> S:
         raise SystemExit(EXIT_BAD_SETTINGS) from exc
     configure_logging(service, settings.log_level)
     return settings
+
+
+def freeze_startup_heap() -> None:
+    """Take what startup built out of every later garbage collection.
+
+    A service's modules, botocore's service models and its open clients are a couple of
+    hundred thousand objects that live as long as the process, and every full collection
+    walked them all: 100 to 250 ms holding the GIL, during which the event loop read no
+    socket and sent nothing (a notifier's deliveries, an upload-service's responses) and,
+    on the worker's one core, CPU taken from its jobs. Frozen, they are never walked
+    again; what requests leave behind still is. Call it once, from a service's entry
+    point when it is ready: never from a library or a test, whose objects it would pin.
+    """
+    gc.collect()
+    gc.freeze()
