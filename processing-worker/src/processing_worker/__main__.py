@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 
-from snapqueue_core.startup import settings_or_exit
+from snapqueue_core.startup import freeze_startup_heap, settings_or_exit
 
 from .app import StartupError, WorkerApp
 from .settings import WorkerSettings
@@ -20,6 +20,7 @@ async def serve(settings: WorkerSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with WorkerApp(settings) as app:
+        freeze_startup_heap()
         await app.run(stop)
 
 
