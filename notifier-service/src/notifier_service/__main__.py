@@ -7,9 +7,9 @@ import logging
 import signal
 import sys
 
-from snapqueue_core.startup import settings_or_exit
+from snapqueue_core.startup import freeze_startup_heap, settings_or_exit
 
-from .app import run
+from .app import Notifier
 from .errors import StartupError
 from .settings import NotifierSettings
 
@@ -22,7 +22,17 @@ async def serve_until_signalled(settings: NotifierSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run(settings, stop)
+    notifier = Notifier(settings)
+    freeze = asyncio.create_task(freeze_when_ready(notifier.ready))
+    try:
+        await notifier.run(stop)
+    finally:
+        freeze.cancel()
+
+
+async def freeze_when_ready(ready: asyncio.Event) -> None:
+    await ready.wait()
+    freeze_startup_heap()
 
 
 def main() -> None:

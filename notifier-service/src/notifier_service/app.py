@@ -190,8 +190,3 @@ class Notifier:
                 task.cancel()
             await server.wait_closed()
         log.info("all sockets closed")
-
-
-async def run(settings: NotifierSettings, stop: asyncio.Event) -> None:
-    """Run one notifier replica until ``stop`` is set."""
-    await Notifier(settings).run(stop)
