@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from snapqueue_core.startup import settings_or_exit
+from snapqueue_core.startup import freeze_startup_heap, settings_or_exit
 
 from .app import SERVICE_NAME, create_app
 from .settings import UploadServiceSettings
@@ -55,6 +55,7 @@ class AnnouncingServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             log.info("listening", extra={"host": self.config.host, "port": bound_port(self)})
+            freeze_startup_heap()
 
 
 def build_server(settings: UploadServiceSettings) -> AnnouncingServer:
