@@ -32,6 +32,7 @@ from moto.sqs.models import Message, Queue, SQSBackend
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
 from snapqueue_core.settings import CoreSettings
+from snapqueue_core.startup import freeze_startup_heap
 
 
 class AtomicDynamoDB:
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = CoreSettings.from_env()
         configure_logging("emulator", settings.log_level)
         asyncio.run(run_bootstrap(settings, wait_seconds=10))
+    # moto's modules and backends: full collections walked them all, stopping every
+    # request for 60 to 200 ms.
+    freeze_startup_heap()
     print(f"ready {url}", flush=True)
     stop.wait()
     time.sleep(args.linger)
