@@ -157,7 +157,8 @@ def read_queue_flags_directly() -> None:
     ) -> bool:
         # Set from the queue's attributes by name, so not declared on moto's class.
         retention: Any = backend.get_queue(queue_name).message_retention_period  # type: ignore[attr-defined]
-        return bool(int(retention) + (message.sent_timestamp or 0) / 1000 > unix_time())
+        sent_ms: Any = message.sent_timestamp  # set when sent; moto types it optional
+        return bool(int(retention) + sent_ms / 1000 > unix_time())
 
     send_message.snapqueue_direct = True  # type: ignore[attr-defined]
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
@@ -214,7 +215,8 @@ class EmulatorServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 256) -> None:
-        # Work moto does that AWS does not (a second parse, a copy), on every image's path.
+        # Work moto does that AWS does not (a second parse, a copy, counting a queue's
+        # backlog to read one setting), on every image's and every event's path.
         memoize_update_expressions()
         hash_etags_in_place()
         read_queue_flags_directly()
