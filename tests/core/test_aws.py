@@ -1,7 +1,8 @@
 """The client factory: explicit timeouts and retries, SigV4 for every S3 signature."""
 
 from contextlib import AsyncExitStack
-from typing import Any
+from importlib.metadata import version
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -87,3 +88,32 @@ async def test_count_requests_counts_each_retry(monkeypatch: pytest.MonkeyPatch)
         with pytest.raises(EndpointConnectionError):
             await clients.sqs.list_queues()
     assert seen == [("sqs", "ListQueues")] * 3
+
+
+class ProbeSettings(CoreSettings):
+    client_name: ClassVar[str] = "snapqueue-probe"
+
+
+async def test_every_request_names_the_program_in_a_fixed_user_agent(
+    resources_factory: Any,
+) -> None:
+    """CloudTrail and S3 access logs tell the services apart; the header is built once."""
+    settings, clients = await resources_factory(ProbeSettings)
+    sent: list[str] = []
+
+    def before_send(request: Any, **_kwargs: Any) -> None:
+        sent.append(request.headers["User-Agent"].decode())
+
+    for client in (clients.s3, clients.sqs, clients.dynamodb):
+        client.meta.events.register("before-send", before_send)
+    for _ in range(2):
+        await clients.s3.put_object(Bucket=settings.uploads_bucket, Key="k", Body=b"x")
+        await clients.sqs.list_queues()
+        await clients.dynamodb.get_item(
+            TableName=settings.images_table, Key={"imageId": {"S": "nope"}}
+        )
+    assert len(sent) == 6
+    assert len(set(sent)) == 1  # no per-request feature codes appended
+    product, *rest = sent[0].split()
+    assert product == f"snapqueue-probe/{version('snapqueue-core')}"
+    assert [part.split("/")[0] for part in rest] == ["aiobotocore", "Python", "botocore"]

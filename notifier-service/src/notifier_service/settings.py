@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
@@ -26,6 +26,8 @@ def new_replica_id() -> str:
 
 class NotifierSettings(CoreSettings):
     """Where the notifier listens, what it accepts, and how its replica queue behaves."""
+
+    client_name: ClassVar[str] = "snapqueue-notifier-service"
 
     http_host: str = Field("127.0.0.1", description="Address the WebSocket/HTTP server binds.")
     http_port: int = Field(

@@ -7,7 +7,7 @@ Every field reads from ``SNAPQUEUE_<FIELD>``; presets take JSON, for example
 from __future__ import annotations
 
 import os
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -43,6 +43,8 @@ def usable_cpus() -> int:
 
 
 class WorkerSettings(CoreSettings):
+    client_name: ClassVar[str] = "snapqueue-processing-worker"
+
     http_host: str = Field(default="127.0.0.1", description="Health/metrics HTTP bind address.")
     http_port: int = Field(
         default=8002, ge=0, le=65535, description="Health/metrics HTTP port (0: any free port)."

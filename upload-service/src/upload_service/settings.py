@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
@@ -28,6 +28,8 @@ GALLERY_LIMIT_CEILING = 100
 
 class UploadServiceSettings(CoreSettings):
     """Built once by ``python -m upload_service`` (or a test), never at import."""
+
+    client_name: ClassVar[str] = "snapqueue-upload-service"
 
     http_host: str = Field("127.0.0.1", description="Address the API binds.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the API (0: any).")

@@ -7,11 +7,14 @@ without a code change. The one exception is presigning, whose host is the browse
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
+import aiobotocore
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
@@ -21,6 +24,22 @@ from .settings import CoreSettings
 S3Client = Any
 SQSClient = Any
 DynamoDBClient = Any
+
+
+def user_agent(settings: CoreSettings) -> str:
+    """The User-Agent of every AWS request: which SnapQueue program sent it (CloudTrail and
+    S3 access logs show it), then the SDK underneath.
+
+    Setting it also makes it fixed: with botocore's own header, every request rebuilt and
+    re-sanitised the whole string, character by character, to add feature codes for AWS's
+    SDK statistics: 0.2 ms of CPU per request, 11% and 16% of a SendMessage's client-side
+    cost in two runs against the emulator (a worker sends 11 requests per image).
+    """
+    # aiobotocore's session appends "botocore/<version>" itself.
+    return (
+        f"{settings.client_name}/{version('snapqueue-core')} "
+        f"aiobotocore/{aiobotocore.__version__} Python/{platform.python_version()}"
+    )
 
 
 def client_config(
@@ -33,6 +52,7 @@ def client_config(
         retries={"mode": "standard", "total_max_attempts": settings.aws_max_attempts},
         max_pool_connections=settings.aws_max_pool_connections,
         s3={"addressing_style": settings.s3_addressing_style},
+        user_agent=user_agent(settings),
     )
     if service == "s3":
         # botocore still presigns with SigV2 in us-east-1, which S3 refuses for every

@@ -8,7 +8,7 @@ the AWS ones, which keep botocore's own names so the standard tooling applies un
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,9 @@ class CoreSettings(BaseSettings):
         frozen=True,
         populate_by_name=True,
     )
+
+    # Which program is talking: AWS clients name it in their User-Agent header.
+    client_name: ClassVar[str] = "snapqueue"
 
     # Required: botocore cannot pick an endpoint without a region, and guessing one would
     # silently talk to the wrong place.
