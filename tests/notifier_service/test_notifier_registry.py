@@ -45,3 +45,14 @@ def test_unregister_and_disconnect_clean_up() -> None:
     assert registry.registration_count == 0
     assert registry.connection_count == 1
     assert b.images == set()
+
+
+def test_connections_accepted_only_grows() -> None:
+    """What the heap freezer watches: a connection that comes and goes still counts."""
+    registry = Registry()
+    a, b = client(), client()
+    registry.connect(a)
+    registry.disconnect(a)
+    registry.connect(b)
+    assert registry.connection_count == 1
+    assert registry.connections_accepted == 2

@@ -11,6 +11,7 @@ from snapqueue_core.startup import freeze_startup_heap, settings_or_exit
 
 from .app import Notifier
 from .errors import StartupError
+from .heap import ConnectionFreezer
 from .settings import NotifierSettings
 
 SERVICE = "notifier-service"
@@ -23,16 +24,24 @@ async def serve_until_signalled(settings: NotifierSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     notifier = Notifier(settings)
-    freeze = asyncio.create_task(freeze_when_ready(notifier.ready))
+    freeze = asyncio.create_task(freeze_when_ready(notifier, settings))
     try:
         await notifier.run(stop)
     finally:
         freeze.cancel()
 
 
-async def freeze_when_ready(ready: asyncio.Event) -> None:
-    await ready.wait()
+async def freeze_when_ready(notifier: Notifier, settings: NotifierSettings) -> None:
+    await notifier.ready.wait()
     freeze_startup_heap()
+    if settings.heap_freeze_interval_seconds:
+        freezer = ConnectionFreezer(
+            notifier.registry,
+            settings.heap_freeze_interval_seconds,
+            settings.heap_full_collection_seconds,
+            on_freeze=lambda kind: notifier.metrics.heap_freezes.labels(kind).inc(),
+        )
+        await freezer.run()
 
 
 def main() -> None:

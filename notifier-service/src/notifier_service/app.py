@@ -29,6 +29,7 @@ from .aws_resources import (
 )
 from .connection import ConnectionHandler, ReplicaAddress
 from .delivery import EventDispatcher, EventRenderer, QueueConsumer, Sender
+from .heap import AcyclicServerConnection
 from .metrics import Metrics
 from .registry import Registry
 from .routes import HttpRoutes
@@ -132,6 +133,7 @@ class Notifier:
             close_timeout=settings.close_timeout_seconds,
             compression="deflate" if settings.compression else None,
             logger=ws_logger,
+            create_connection=AcyclicServerConnection,
         )
         self.port = server.sockets[0].getsockname()[1]
         log.info(

@@ -67,6 +67,13 @@ class Metrics:
             "Queues of dead replicas deleted by this replica's sweeper.",
             registry=self.registry,
         )
+        self.heap_freezes = Counter(
+            "notifier_heap_freezes",
+            "Heap freezes after new connections (kind=connections), and the periodic "
+            "unfreeze with one full collection (kind=full).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.aws_requests = Counter(
             "notifier_aws_requests",
             "Requests sent to AWS (each retry counted), by service and operation.",

@@ -29,10 +29,16 @@ class Registry:
         self._clients: set[Client] = set()
         self._by_image: dict[str, set[Client]] = {}
         self._registrations = 0
+        self._accepted = 0
 
     @property
     def connection_count(self) -> int:
         return len(self._clients)
+
+    @property
+    def connections_accepted(self) -> int:
+        """Connections ever connected: grows with each one, never falls."""
+        return self._accepted
 
     @property
     def registration_count(self) -> int:
@@ -44,6 +50,7 @@ class Registry:
 
     def connect(self, client: Client) -> None:
         self._clients.add(client)
+        self._accepted += 1
 
     def disconnect(self, client: Client) -> set[str]:
         """Forget ``client``; return the images it was registered for."""

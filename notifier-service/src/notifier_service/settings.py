@@ -103,6 +103,18 @@ class NotifierSettings(CoreSettings):
     shutdown_timeout_seconds: float = Field(
         10.0, gt=0, description="Longest wait for sockets to close on shutdown."
     )
+    heap_freeze_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often the heap is frozen when connections arrived, so that full "
+        "garbage collections skip the open connections; 0: never.",
+    )
+    heap_full_collection_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="How often, while freezing, everything is unfrozen and collected once "
+        "in full (what died in a cycle after it was frozen).",
+    )
     compression: bool = Field(
         False,
         description="permessage-deflate; off because frames are small and every "
