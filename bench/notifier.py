@@ -14,7 +14,6 @@ import contextlib
 import gc
 import json
 import resource
-import subprocess
 import sys
 import time
 import uuid
@@ -22,7 +21,6 @@ from collections import deque
 from contextlib import AsyncExitStack
 from typing import Any
 
-import psutil
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -38,58 +36,11 @@ from snapqueue_core.schemas import (
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
+from .holders import CONNECTIONS_PER_HOLDER, SETTLE_SECONDS, Holders, rss_bytes
+from .notifier_churn import churn_pauses
 from .profile import Profile
 from .stack_session import stack_settings
 from .stats import summary_ms
-
-CONNECTIONS_PER_HOLDER = 5000
-SETTLE_SECONDS = 1.5
-
-
-def _rss(pid: int) -> int:
-    return int(psutil.Process(pid).memory_info().rss)
-
-
-class Holders:
-    """A few ``ws_holder`` processes, stepped together to a total connection count."""
-
-    def __init__(self, url: str, count: int) -> None:
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.ws_holder", url],
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(count)
-        ]
-
-    def hold(self, total: int) -> None:
-        shares = [total // len(self.procs)] * len(self.procs)
-        shares[0] += total - sum(shares)
-        for proc, share in zip(self.procs, shares, strict=True):
-            assert proc.stdin is not None
-            proc.stdin.write(f"hold {share}\n")
-            proc.stdin.flush()
-        for proc, share in zip(self.procs, shares, strict=True):
-            assert proc.stdout is not None
-            answer = proc.stdout.readline().strip()
-            if answer != f"held {share}":
-                raise RuntimeError(f"ws_holder could not hold {share} connections: {answer!r}")
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None and proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.write("quit\n")
-                    proc.stdin.flush()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[dict[str, Any]]:
@@ -97,7 +48,7 @@ def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[di
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
     time.sleep(SETTLE_SECONDS)
-    baseline = _rss(pid)
+    baseline = rss_bytes(pid)
     holders = Holders(stack.ws_url, max(1, -(-max(levels) // CONNECTIONS_PER_HOLDER)))
     rows = []
     try:
@@ -106,7 +57,7 @@ def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[di
             holders.hold(level)
             opened_in = time.perf_counter() - start
             time.sleep(SETTLE_SECONDS)
-            rss = _rss(pid)
+            rss = rss_bytes(pid)
             rows.append(
                 {
                     "connections": level,
@@ -358,6 +309,8 @@ def run(stack: Stack, profile: Profile, log: Any = print) -> dict[str, Any]:
                 f"p99 {result['latency_ms']['p99']:.1f} ms"
             )
             results[key] = result
+        # Last: it restarts the replica twice.
+        results["churn"] = churn_pauses(stack, profile, log)
     finally:
         gc.unfreeze()
     return results

@@ -49,6 +49,10 @@ class Profile:
     notifier_event_rate: int
     notifier_event_seconds: float
     notifier_event_clients: int
+    # Collector pauses: idle connections held, connections opened (and closed) per second.
+    notifier_churn_idle: int
+    notifier_churn_rate: int
+    notifier_churn_seconds: float
     # upload-service: concurrent clients and duration per target.
     upload_clients: int
     upload_seconds: float
@@ -79,6 +83,9 @@ FULL = Profile(
     notifier_event_rate=500,
     notifier_event_seconds=10.0,
     notifier_event_clients=500,
+    notifier_churn_idle=10000,
+    notifier_churn_rate=50,
+    notifier_churn_seconds=60.0,
     upload_clients=32,
     upload_seconds=10.0,
 )
@@ -101,6 +108,9 @@ SMOKE = Profile(
     notifier_event_rate=20,
     notifier_event_seconds=1.0,
     notifier_event_clients=5,
+    notifier_churn_idle=20,
+    notifier_churn_rate=5,
+    notifier_churn_seconds=1.5,
     upload_clients=4,
     upload_seconds=1.0,
 )

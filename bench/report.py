@@ -686,6 +686,48 @@ def _notifier_section(results: dict[str, Any]) -> list[str]:
             f"max {_fmt(ms['max'])} ms. {latency.get('note', '')}",
             "",
         ]
+    churn = results.get("churn")
+    if churn:
+        first = churn[0]
+        lines += [
+            f"**Collector pauses under churn:** the replica holds {first['idle']:,} idle "
+            f"connections while {first['churn_rate']} more open (and as many close) every "
+            f"second for {first['seconds']:.0f} s; {first['probes']} probe clients ping it every "
+            f"{first['ping_every_s'] * 1000:.0f} ms. A full garbage collection holds the replica's "
+            "event loop, so every ping waits for it. Once with heap freezing off "
+            "(`SNAPQUEUE_HEAP_FREEZE_INTERVAL_SECONDS=0`), once at the default, the same "
+            "replica restarted in between (see notifier-service's README).",
+            "",
+        ]
+        rows = []
+        for row in churn:
+            rtt = row["rtt_ms"]
+            rows.append(
+                [
+                    row["variant"],
+                    f"{row['pings']:,}",
+                    _fmt(rtt["p50"]),
+                    _fmt(rtt["p99"]),
+                    _fmt(rtt["p999"]),
+                    _fmt(rtt["max"]),
+                    f"{row['pings_over_100ms']:,}",
+                    f"{_fmt(row['rss_before_bytes'] / 2**20)} → "
+                    f"{_fmt(row['rss_after_bytes'] / 2**20)}",
+                ]
+            )
+        lines += _table(
+            [
+                "replica",
+                "pings",
+                "p50 ms",
+                "p99 ms",
+                "p99.9 ms",
+                "max ms",
+                "over 100 ms",
+                "RSS MiB during the churn",
+            ],
+            rows,
+        )
     return lines
 
 

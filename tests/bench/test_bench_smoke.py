@@ -127,6 +127,15 @@ def test_notifier_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> No
         assert latency["sent"] > 0
         assert latency["delivered"] == latency["sent"], key
         assert latency["latency_ms"]["p99"] >= latency["latency_ms"]["p50"] >= 0
+    # Collector pauses: the no-freezing baseline and the default, in that order.
+    churn = notifier["churn"]
+    assert [row["freeze_interval"] for row in churn] == ["0", None]
+    for row in churn:
+        assert row["idle"] == SMOKE.notifier_churn_idle
+        assert row["churned"] >= SMOKE.notifier_churn_rate
+        assert row["pings"] > 0
+        assert row["rtt_ms"]["max"] >= row["rtt_ms"]["p999"] >= row["rtt_ms"]["p50"] > 0
+        assert row["rss_after_bytes"] > 0
 
 
 def test_upload_numbers_are_sane(smoke_run: tuple[Path, dict[str, Any]]) -> None:
