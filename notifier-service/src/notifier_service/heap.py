@@ -61,7 +61,7 @@ class ConnectionFreezer:
         accepted: AcceptCounter,
         interval: float,
         full_every: float,
-        on_freeze: Callable[[Literal["connections", "full"]], None] = lambda _kind: None,
+        on_freeze: Callable[[Literal["connections", "full"]], None],
     ) -> None:
         self._accepted = accepted
         self._interval = interval
