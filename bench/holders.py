@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
 import sys
 
@@ -18,8 +19,19 @@ def rss_bytes(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def allow_many_sockets(pid: int) -> None:
+    """Raise a replica's open-file limit to the hard limit: one descriptor a socket."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
+
+
 class Holders:
     """A few ``ws_holder`` processes, stepped together to a total connection count."""
+
+    @classmethod
+    def enough_for(cls, url: str, connections: int) -> Holders:
+        """As many processes as ``connections`` needs, ``CONNECTIONS_PER_HOLDER`` each."""
+        return cls(url, max(1, -(-connections // CONNECTIONS_PER_HOLDER)))
 
     def __init__(self, url: str, count: int) -> None:
         self.procs = [

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import resource
 import sys
 import time
 import uuid
@@ -36,7 +35,7 @@ from snapqueue_core.schemas import (
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
-from .holders import CONNECTIONS_PER_HOLDER, SETTLE_SECONDS, Holders, rss_bytes
+from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .notifier_churn import churn_pauses
 from .profile import Profile
 from .stack_session import stack_settings
@@ -45,11 +44,10 @@ from .stats import summary_ms
 
 def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[dict[str, Any]]:
     pid = stack.processes["notifier"].pid
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
+    allow_many_sockets(pid)
     time.sleep(SETTLE_SECONDS)
     baseline = rss_bytes(pid)
-    holders = Holders(stack.ws_url, max(1, -(-max(levels) // CONNECTIONS_PER_HOLDER)))
+    holders = Holders.enough_for(stack.ws_url, max(levels))
     rows = []
     try:
         for level in levels:

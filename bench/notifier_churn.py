@@ -10,7 +10,6 @@ for it, so the round trips show the pauses as browsers would feel them.
 from __future__ import annotations
 
 import asyncio
-import resource
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from devstack.stack import Stack
 
-from .holders import CONNECTIONS_PER_HOLDER, SETTLE_SECONDS, Holders, rss_bytes
+from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .profile import Profile
 from .stats import percentile, summary_ms
 
@@ -72,7 +71,6 @@ async def _measure(url: str, rate: int, seconds: float) -> tuple[list[float], in
 def churn_pauses(stack: Stack, profile: Profile, log: Any) -> list[dict[str, Any]]:
     notifier = stack.processes["notifier"]
     default_env = dict(notifier.env)
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     rows = []
     try:
         for label, interval in VARIANTS:
@@ -82,10 +80,8 @@ def churn_pauses(stack: Stack, profile: Profile, log: Any) -> list[dict[str, Any
                 notifier.env[FREEZE_SETTING] = interval
             notifier.start()
             notifier.wait_healthy(120)
-            resource.prlimit(notifier.pid, resource.RLIMIT_NOFILE, (hard, hard))
-            holders = Holders(
-                stack.ws_url, max(1, -(-profile.notifier_churn_idle // CONNECTIONS_PER_HOLDER))
-            )
+            allow_many_sockets(notifier.pid)
+            holders = Holders.enough_for(stack.ws_url, profile.notifier_churn_idle)
             try:
                 holders.hold(profile.notifier_churn_idle)
                 # Past the ramp's own collections: the steady state is what is measured.
