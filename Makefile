@@ -8,7 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROCESSES := emulator $(foreach p,upload:upload-service/src/upload_service notifier:notifier-service/src/notifier_service worker:processing-worker/src/processing_worker,$(if $(wildcard $(word 2,$(subst :, ,$(p)))/__main__.py),$(word 1,$(subst :, ,$(p))))) $(if $(wildcard frontend/package.json),frontend)
 
-.PHONY: help install install-python install-frontend install-browser install-tools run test lint format bench clean
+corpus: install-python
+	$(PY) -m devstack.corpus
+
+.PHONY: corpus help install install-python install-frontend install-browser install-tools run test lint format bench clean
 
 help:
 	@echo "make run    start the embedded stack (emulator, services, SPA on http://127.0.0.1:8080)"
@@ -43,7 +46,7 @@ install: install-python install-frontend install-tools
 run: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -e .env.embedded -f Procfile start $(PROCESSES)
 
-test: install install-browser
+test: install install-browser corpus
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -f frontend/package.json ]; then npm --prefix frontend test; fi
 
@@ -57,7 +60,7 @@ format: install-python
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install
+bench: install corpus
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from worker_helpers import FAST, running_worker, upload, wait_terminal
 
-from devstack.corpus import CORPUS
+from devstack.corpus import CORPUS, MANIFEST
 from processing_worker import decode
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
@@ -55,7 +55,7 @@ def variant_size_problem(
 
 
 def load_manifest() -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())
+    rows: list[dict[str, Any]] = json.loads(MANIFEST.read_text())
     return rows
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from devstack.corpus import CORPUS
+from devstack.corpus import CORPUS, MANIFEST
 from processing_worker import metadata, transforms
 from processing_worker.settings import Preset
 
@@ -112,7 +112,7 @@ def test_transforms_do_not_mutate_their_input() -> None:
 
 
 def _manifest() -> dict[str, dict[str, object]]:
-    rows = json.loads((CORPUS / "manifest.json").read_text())
+    rows = json.loads(MANIFEST.read_text())
     return {row["file"]: row for row in rows}
 
 

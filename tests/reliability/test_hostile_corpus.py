@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from devstack.corpus import CORPUS
+from devstack.corpus import CORPUS, MANIFEST
 from devstack.stack import Stack
 from snapqueue_core.schemas import ImageRecord
 from tests.reliability.figures import write_figures
@@ -51,7 +51,7 @@ GENERIC_CODES = {"failed", "processing_failed", "internal_error", "processing_fa
 
 
 def corpus_sample(full: bool) -> list[dict[str, Any]]:
-    manifest: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())
+    manifest: list[dict[str, Any]] = json.loads(MANIFEST.read_text())
     if full:
         return manifest
     rejects = [e for e in manifest if e["expect"] == "reject"]
