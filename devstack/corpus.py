@@ -19,8 +19,8 @@ import io
 import json
 import os
 import shutil
-import sys
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path

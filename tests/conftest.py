@@ -7,6 +7,7 @@ nothing AWS is patched or mocked.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -105,6 +106,13 @@ async def resources_factory(
         return settings, clients
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many corpus files the sweeps checked, so a CI log shows it."""
+    checked = getattr(sys.modules.get("test_worker_corpus"), "CHECKED", {})
+    for sweep, count in checked.items():
+        terminalreporter.write_line(f"corpus: {sweep} checked {count} files")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

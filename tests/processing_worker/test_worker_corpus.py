@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from worker_helpers import FAST, running_worker, upload, wait_terminal
 
-from devstack.corpus import CORPUS, MANIFEST
+from devstack.corpus import CORPUS, MANIFEST, verify
 from processing_worker import decode
 from processing_worker.errors import PermanentImageError
 from processing_worker.pipeline import process_file
@@ -54,17 +54,23 @@ def variant_size_problem(
     return None
 
 
+CHECKED: dict[str, int] = {}
+
+
 def load_manifest() -> list[dict[str, Any]]:
+    verify()  # a missing or changed corpus fails here, saying how to fetch it
     rows: list[dict[str, Any]] = json.loads(MANIFEST.read_text())
     return rows
 
 
 def test_every_corpus_file_through_the_pipeline() -> None:
-    """All 525 files through process_file (no AWS): fast, so it always runs in full."""
+    """Every manifest file through process_file (no AWS): fast, so it always runs in full."""
     settings = WorkerSettings.from_env()
     decode.configure(settings)
     problems = []
-    for row in load_manifest():
+    manifest = load_manifest()
+    assert len(manifest) >= 1000, f"the manifest lists only {len(manifest)} files"
+    for row in manifest:
         try:
             result = process_file(str(CORPUS / row["file"]), settings)
         except PermanentImageError as exc:
@@ -84,6 +90,7 @@ def test_every_corpus_file_through_the_pipeline() -> None:
             if problem:
                 problems.append(problem)
     assert problems == [], "\n".join(problems[:30])
+    CHECKED["in-process sweep"] = len(manifest)
 
 
 async def test_corpus_through_the_real_queue(resources_factory: Any) -> None:
