@@ -1,0 +1,1 @@
+"""SnapQueue's typed client."""
