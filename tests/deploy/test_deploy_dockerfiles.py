@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from image_replay import build_venv, instructions
+from image_replay import uv as image_replay_uv
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SERVICES = {
@@ -18,21 +20,10 @@ PYTHON_SERVICES = {
     "notifier-service": ("snapqueue-notifier-service", "notifier_service", 8001),
 }
 DOCKERFILES = [ROOT / s / "Dockerfile" for s in PYTHON_SERVICES] + [
-    ROOT / "frontend" / "Dockerfile"
+    ROOT / "frontend" / "Dockerfile",
+    ROOT / "devstack" / "Dockerfile",
 ]
 DEV_ONLY = {"pytest", "moto", "ruff", "mypy", "schemathesis", "playwright", "honcho", "python-hcl2"}
-
-
-def instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    found = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            found.append((keyword.upper(), rest.strip()))
-    return found
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.parent.name)
@@ -94,8 +85,7 @@ def test_locked_runtime_dependencies_have_no_dev_tools(
     service: str, spec: tuple[str, str, int]
 ) -> None:
     # The Makefile installs uv there when none is on PATH; `make test` always has one.
-    uv = shutil.which("uv") or str(ROOT / ".tools" / "uv" / "bin" / "uv")
-    assert Path(uv).exists(), "uv is missing: run `make install-python`"
+    uv = image_replay_uv()
     package = spec[0]
     result = subprocess.run(
         [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--package", package],
@@ -163,3 +153,23 @@ def test_worker_caches_its_compiled_kernels_in_tmp() -> None:
         ROOT / "infrastructure" / "terraform" / "modules" / "ecs-service" / "main.tf"
     ).read_text()
     assert 'containerPath = "/tmp"' in ecs
+
+
+@pytest.mark.parametrize(("service", "spec"), PYTHON_SERVICES.items())
+def test_image_virtualenv_builds_from_what_the_dockerfile_copies(
+    service: str, spec: tuple[str, str, int], tmp_path: Path
+) -> None:
+    """The builder stage's COPY lines and `uv sync`, replayed offline: an import of code the
+    Dockerfile does not copy (another workspace member, say) fails here."""
+    module = spec[1]
+    venv = build_venv(ROOT / service / "Dockerfile", tmp_path)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", f"import {module}.__main__"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
