@@ -11,28 +11,29 @@ import argparse
 import asyncio
 import functools
 import hashlib
-import io
+import logging
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import moto
+import moto.sqs.models as moto_sqs_models
 from cheroot import wsgi
-from cheroot.makefile import MakeFile, StreamWriter
-from cheroot.server import HTTPConnection
 from moto.core.utils import unix_time
-from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.s3.models import FakeKey
 from moto.sqs.models import Message, Queue, SQSBackend
 
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
 from snapqueue_core.settings import CoreSettings
 from snapqueue_core.startup import freeze_startup_heap
+
+log = logging.getLogger(__name__)
 
 
 class AtomicDynamoDB:
@@ -60,7 +61,8 @@ class MemoizedDispatcher(DomainDispatcherApplication):
     """moto's dispatcher, remembering which backend serves which host.
 
     moto lists its package directory (and stats every entry) on every request, under a
-    lock all request threads share; that was a tenth of the emulator's CPU time.
+    lock all request threads share: a large part of the emulator's CPU time. This overrides
+    the dispatcher's public lookup method; moto's own app is otherwise untouched.
     """
 
     def __init__(self, create_app: Callable[..., Any]) -> None:
@@ -73,47 +75,20 @@ class MemoizedDispatcher(DomainDispatcherApplication):
         return self._backends[host]
 
 
-def memoize_update_expressions() -> None:
-    """Parse each distinct DynamoDB UpdateExpression once per process.
-
-    moto parses the expression of every UpdateItem twice (to check the request, then to
-    apply it), a quarter of its CPU per UpdateItem, for the same few expression strings
-    over and over (values travel separately, as placeholders). The parsed tree is only
-    read: moto's validator works on a deep copy of it. An image's create, claim and
-    completion cost the emulator 16.1 ms instead of 19.7 (3 × 100 of each, alternated).
-    Idempotent.
-    """
-    make = UpdateExpressionParser.__dict__["make"]
-    if getattr(make, "snapqueue_memoized", False):
-        return
-    parse: Any = functools.lru_cache(maxsize=256)(make.__func__)
-    memoized: Any = classmethod(parse)
-    memoized.snapqueue_memoized = True
-    UpdateExpressionParser.make = memoized  # type: ignore[method-assign]
+# The moto release and the digest of its moto/sqs/models.py that read_queue_flags_directly
+# was written against. pyproject.toml pins the same version; the emulator's tests fail when
+# either changes, so an upgrade re-reads the wrapped code instead of trusting it.
+REVIEWED_MOTO_VERSION = "5.2.5"
+REVIEWED_SQS_MODELS_SHA256 = "c04224ad14c39581f5c54260911971fabac7c04bc956c34d23e3c1ad3d838f41"
 
 
-def hash_etags_in_place() -> None:
-    """Compute an object's ETag (the MD5 of its bytes) without copying them first.
-
-    moto reads the whole object out of its buffer to hash it, on every upload (the S3 event
-    carries the ETag): for a 3.5 MB photo, a 2.3 ms copy before a 4.8 ms MD5. An object
-    held in memory is hashed where it lies; one spilled to disk goes moto's own way.
-    Idempotent.
-    """
-    moto_etag = FakeKey.__dict__["etag"]
-    if getattr(moto_etag.fget, "snapqueue_in_place", False):
-        return
-
-    def etag(key: FakeKey) -> str:
-        if key._etag is None:
-            held = getattr(key._value_buffer, "_file", None)
-            if isinstance(held, io.BytesIO):
-                with held.getbuffer() as view:
-                    key._etag = hashlib.md5(view, usedforsecurity=False).hexdigest()
-        return str(moto_etag.fget(key))
-
-    etag.snapqueue_in_place = True  # type: ignore[attr-defined]
-    FakeKey.etag = property(etag)  # type: ignore[method-assign,assignment]
+def reviewed_sqs_models() -> bool:
+    """True when the installed moto is the one read_queue_flags_directly was written for."""
+    source = Path(moto_sqs_models.__file__).read_bytes()
+    return (
+        moto.__version__ == REVIEWED_MOTO_VERSION
+        and hashlib.sha256(source).hexdigest() == REVIEWED_SQS_MODELS_SHA256
+    )
 
 
 def read_queue_flags_directly() -> None:
@@ -122,12 +97,21 @@ def read_queue_flags_directly() -> None:
     To read one setting (content-based deduplication on every send; the retention period
     three times for every message a receive returns), moto builds every attribute of the
     queue, three of which count its messages, each message against its own reading of
-    the clock. Every message sent or received thus cost time in proportion to the queue's
-    backlog, and a backlog fed itself: 300 events per second to one notifier replica
-    buried the emulator within seconds, and at 500 its requests timed out. With the
-    settings read from the queue itself, 500 per second are delivered with a median of
-    about 15 ms. Idempotent.
+    the clock. Every message sent or received thus costs time in proportion to the queue's
+    backlog, and a backlog feeds itself: at the notifier benchmark's event rate the
+    emulator's requests time out and the benchmark cannot run (docs/benchmarks.md gives
+    the measurement). moto offers no public way to read one attribute, so this wraps two
+    public methods of its SQS backend and the ``attributes`` property of its queue: only
+    on the reviewed moto release (``REVIEWED_MOTO_VERSION``); on any other it does nothing
+    and says so, and the emulator is merely slower. Idempotent.
     """
+    if not reviewed_sqs_models():
+        log.warning(
+            "moto %s is not the reviewed %s: SQS attribute reads are left as moto does them",
+            moto.__version__,
+            REVIEWED_MOTO_VERSION,
+        )
+        return
     send = SQSBackend.__dict__["send_message"]
     if getattr(send, "snapqueue_direct", False):
         return
@@ -167,40 +151,6 @@ def read_queue_flags_directly() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
 
 
-class SendingStreamWriter(StreamWriter):
-    """cheroot's socket writer, sending each write straight from the caller's bytes.
-
-    cheroot's writer appends every write to a buffer, copies the whole unsent rest before
-    each ``send`` and then deletes what went out: a 3.5 MB object, sent a few hundred KB
-    at a time, was copied some ten times over, the largest single cost of a GetObject.
-    cheroot flushes after every write anyway, so its buffer never held anything between
-    writes; this writer does not use it at all.
-    """
-
-    def write(self, data: Any, *args: Any, **kwargs: Any) -> int:  # type: ignore[override]
-        self._checkClosed()
-        if isinstance(data, str):
-            raise TypeError("can't write str to binary stream")
-        pending = memoryview(data)
-        with self._write_lock:  # type: ignore[attr-defined]
-            while pending:
-                try:
-                    sent = self.raw.write(pending)
-                except BlockingIOError as exc:
-                    sent = exc.characters_written
-                pending = pending[int(sent) :]  # type: ignore[arg-type]  # never None: sockets have timeouts
-        self.bytes_written += len(data)
-        return len(data)
-
-
-class EmulatorConnection(HTTPConnection):  # type: ignore[misc]
-    """An HTTP connection whose responses go out through :class:`SendingStreamWriter`."""
-
-    def __init__(self, server: Any, sock: Any, makefile: Any = MakeFile) -> None:
-        super().__init__(server, sock, makefile)
-        self.wfile = SendingStreamWriter(sock, "wb", self.wbufsize)
-
-
 class EmulatorServer:
     """moto's WSGI app over HTTP/1.1 with keep-alive, in a background thread.
 
@@ -210,15 +160,11 @@ class EmulatorServer:
     keeps connections alive, so cheroot (a threaded HTTP/1.1 server with keep-alive)
     serves the same app here. cheroot's pool does not grow, and a request that waits holds
     its thread (an SQS long poll up to 20 s, a DynamoDB request queued behind
-    ``AtomicDynamoDB``'s lock): 64 threads starved the notifier benchmark at 200 events/s
-    through SQS; 256 do not.
+    ``AtomicDynamoDB``'s lock), so the pool is sized for the notifier benchmark's many
+    concurrent long polls and sends rather than for the stack's few clients.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 256) -> None:
-        # Work moto does that AWS does not (a second parse, a copy, counting a queue's
-        # backlog to read one setting), on every image's and every event's path.
-        memoize_update_expressions()
-        hash_etags_in_place()
         read_queue_flags_directly()
         app = AtomicDynamoDB(MemoizedDispatcher(create_backend_app))
         # Idle keep-alive connections are closed after ``timeout`` seconds: longer than
@@ -228,11 +174,10 @@ class EmulatorServer:
             (host, port), app, numthreads=threads, timeout=60, request_queue_size=128
         )
         self._server.server_name = "snapqueue-emulator"
-        self._server.ConnectionClass = EmulatorConnection
         # cheroot keeps at most 10 idle keep-alive connections, server-wide, and closes the
         # rest after their response. The stack's clients hold more than that (each service's
-        # pool, the browsers' uploads): with the limit, about two connections were opened
-        # and torn down per processed image. Idle connections cost no thread, only a socket.
+        # pool, the browsers' uploads): with the limit, connections were opened and torn
+        # down for every processed image. Idle connections cost no thread, only a socket.
         # None means no cap (cheroot's documentation; its type hint says int only).
         self._server.keep_alive_conn_limit = None  # type: ignore[assignment]
         self._thread: threading.Thread | None = None

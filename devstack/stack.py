@@ -15,8 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,15 +255,3 @@ class Stack:
             codes[name] = self.processes[name].stop()
         return codes
 
-
-@contextmanager
-def running_stack(
-    workdir: Path, extra_env: Mapping[str, str] | None = None, services: tuple[str, ...] = ()
-) -> Iterator[Stack]:
-    stack = Stack(workdir, extra_env or {})
-    try:
-        stack.start_emulator()
-        stack.start(*services)
-        yield stack
-    finally:
-        stack.stop()
