@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -110,3 +111,29 @@ def test_record_ignores_storage_only_attributes() -> None:
     )
     assert parsed.status is ImageStatus.PROCESSING
     assert "processingToken" not in parsed.model_dump(by_alias=True)
+
+
+def test_a_pending_record_is_the_state_before_any_file() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+    upload = ImageRecord.pending(
+        IMAGE_ID, filename="a.jpg", content_type="image/jpeg", declared_size=10, now=moment
+    )
+    assert upload.status is ImageStatus.PENDING_UPLOAD
+    assert upload.source_key == upload_key(IMAGE_ID)
+    assert upload.upload_timestamp == upload.updated_at == "2026-01-02T03:04:05.006000Z"
+    assert (upload.original_filename, upload.content_type, upload.declared_size) == (
+        "a.jpg",
+        "image/jpeg",
+        10,
+    )
+    assert upload.origin == "upload"
+    assert upload.attempts == 0
+    assert upload.lease_until is None
+    assert not upload.variants
+    assert upload.completed_at is None
+
+    imported = ImageRecord.pending(IMAGE_ID, source_key="imports/cat.png", origin="import")
+    assert imported.source_key == "imports/cat.png"
+    assert imported.origin == "import"
+    assert imported.content_type is None
+    assert imported.upload_timestamp == imported.updated_at

@@ -13,9 +13,6 @@ from snapqueue_core.schemas import (
     ImageStatus,
     NotificationEvent,
     StoredVariant,
-    isoformat,
-    upload_key,
-    utcnow,
 )
 from snapqueue_core.store import (
     ClaimRejectedError,
@@ -36,19 +33,9 @@ VARIANTS = {
 }
 
 
-def new_record(**extra: Any) -> ImageRecord:
-    image_id = uuid.uuid4().hex
-    now = isoformat(utcnow())
-    return ImageRecord(
-        image_id=image_id,
-        status=ImageStatus.PENDING_UPLOAD,
-        original_filename="holiday.jpg",
-        content_type="image/jpeg",
-        declared_size=1234,
-        source_key=upload_key(image_id),
-        upload_timestamp=now,
-        updated_at=now,
-        **extra,
+def new_record() -> ImageRecord:
+    return ImageRecord.pending(
+        uuid.uuid4().hex, filename="holiday.jpg", content_type="image/jpeg", declared_size=1234
     )
 
 

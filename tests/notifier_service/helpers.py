@@ -23,12 +23,8 @@ from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,
-    ImageStatus,
     NotificationEvent,
     StoredVariant,
-    isoformat,
-    upload_key,
-    utcnow,
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
@@ -102,16 +98,7 @@ class Stack:
 
     async def new_image(self) -> str:
         image_id = uuid.uuid4().hex
-        now = isoformat(utcnow())
-        await self.images.create(
-            ImageRecord(
-                image_id=image_id,
-                status=ImageStatus.PENDING_UPLOAD,
-                source_key=upload_key(image_id),
-                upload_timestamp=now,
-                updated_at=now,
-            )
-        )
+        await self.images.create(ImageRecord.pending(image_id))
         return image_id
 
     async def processing_image(self) -> tuple[str, str]:

@@ -15,10 +15,10 @@ from notifier_service.aws_resources import (
     create_replica_queue,
     delete_replica_queue,
 )
-from notifier_service.errors import StartupError
 from notifier_service.settings import NotifierSettings
 from notifier_service.sweeper import HEARTBEAT_TAG
 from snapqueue_core.aws import open_clients
+from snapqueue_core.waiting import StartupTimeout
 from tests.notifier_service.helpers import Stack
 
 
@@ -32,7 +32,7 @@ async def test_missing_tables_fail_startup_after_the_timeout(stack: Stack) -> No
         }
     )
     notifier = Notifier(settings, stack.session)
-    with pytest.raises(StartupError, match="NoSuchTable"):
+    with pytest.raises(StartupTimeout, match=r"NoSuchTable.*ResourceNotFoundException"):
         await asyncio.wait_for(notifier.run(asyncio.Event()), 10)
     assert not notifier.ready.is_set()
 
@@ -95,6 +95,7 @@ async def test_readiness_reports_unreachable_aws(
     async with AsyncExitStack() as exit_stack:
         clients = await open_clients(exit_stack, settings, stack.session)
         probe_ = ReadinessProbe(clients, settings, "http://127.0.0.1:1/queue/none")
-        problem = await probe_.problem()
-    assert problem is not None
-    assert problem.startswith(("AWS unreachable", "AWS did not answer"))
+        readiness = await probe_.check()
+    assert readiness.status_code == 503
+    assert readiness.reason is not None
+    assert "AWS unreachable" in readiness.reason or "AWS did not answer" in readiness.reason

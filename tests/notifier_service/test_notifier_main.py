@@ -13,8 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import ClientConnection
 
-from notifier_service.aws_resources import GONE_QUEUE_CODES
-from snapqueue_core.aws import error_code
+from snapqueue_core.transient import GONE_QUEUE_CODES, error_code
 from tests.notifier_service.helpers import ServiceProcess, Stack, register
 
 OpenClient = Callable[..., Awaitable[ClientConnection]]

@@ -26,10 +26,9 @@ from notifier_service.sweeper import (
     jittered,
     queue_name,
 )
-from snapqueue_core.aws import error_code
-from snapqueue_core.publisher import GONE_QUEUE_CODES
 from snapqueue_core.schemas import ImageStatus, NotificationEvent
 from snapqueue_core.store import ConnectionRow
+from snapqueue_core.transient import GONE_QUEUE_CODES, error_code
 from tests.notifier_service.helpers import Replica, Stack, eventually
 
 NOW = 1_700_000_000.0

@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 
 from snapqueue_core.aws import AwsClients
-from snapqueue_core.schemas import ImageRecord, ImageStatus, StoredVariant, isoformat, utcnow
+from snapqueue_core.schemas import ImageRecord, StoredVariant
 from snapqueue_core.store import ImageStore
 from upload_service.app import create_app
 from upload_service.settings import UploadServiceSettings
@@ -61,17 +61,9 @@ VARIANTS = {
 
 async def completed_record(store: ImageStore, image_id: str) -> ImageRecord:
     """An image taken through the real state machine: created, claimed, completed."""
-    now = isoformat(utcnow())
     await store.create(
-        ImageRecord(
-            image_id=image_id,
-            status=ImageStatus.PENDING_UPLOAD,
-            original_filename=f"{image_id[:6]}.jpg",
-            content_type="image/jpeg",
-            declared_size=100,
-            source_key=f"uploads/{image_id}",
-            upload_timestamp=now,
-            updated_at=now,
+        ImageRecord.pending(
+            image_id, filename=f"{image_id[:6]}.jpg", content_type="image/jpeg", declared_size=100
         )
     )
     await store.claim(image_id, "test-token", lease_seconds=60)

@@ -8,9 +8,9 @@ import signal
 import sys
 
 from snapqueue_core.startup import freeze_startup_heap, settings_or_exit
+from snapqueue_core.waiting import StartupTimeout
 
 from .app import Notifier
-from .errors import StartupError
 from .heap import ConnectionFreezer
 from .settings import NotifierSettings
 
@@ -48,7 +48,8 @@ def main() -> None:
     settings = settings_or_exit(NotifierSettings, SERVICE)
     try:
         asyncio.run(serve_until_signalled(settings))
-    except StartupError as exc:
+    # Before OSError, which it is (a TimeoutError).
+    except StartupTimeout as exc:
         log.error("startup failed", extra={"error": str(exc)})
         sys.exit(1)
     except OSError as exc:

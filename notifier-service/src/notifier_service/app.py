@@ -13,12 +13,12 @@ import logging
 from contextlib import AsyncExitStack
 
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from snapqueue_core.aws import AwsClients, count_requests, open_clients
 from snapqueue_core.store import ConnectionStore, ImageStore
+from snapqueue_core.transient import AWS_CALL_ERRORS
 from snapqueue_core.urls import VariantUrls
 
 from .aws_resources import (
@@ -29,7 +29,6 @@ from .aws_resources import (
 )
 from .connection import ConnectionHandler, ReplicaAddress
 from .delivery import EventDispatcher, EventRenderer, QueueConsumer, Sender
-from .heap import AcyclicServerConnection
 from .metrics import Metrics
 from .registry import Registry
 from .routes import HttpRoutes
@@ -74,7 +73,7 @@ class Notifier:
     async def _delete_queue(self, clients: AwsClients, queue_url: str) -> None:
         try:
             await delete_replica_queue(clients.sqs, queue_url)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_CALL_ERRORS as exc:
             # SQS queues never expire by themselves: say loudly which one is left behind.
             log.error(
                 "could not delete the replica queue; delete it by hand",
@@ -101,7 +100,7 @@ class Notifier:
             registry=self.registry,
             metrics=self.metrics,
             max_connections=settings.max_connections,
-            readiness=ReadinessProbe(clients, settings, queue_url).problem,
+            readiness=ReadinessProbe(clients, settings, queue_url).check,
             draining=lambda: self._draining,
         )
         consumer = QueueConsumer(
@@ -133,7 +132,6 @@ class Notifier:
             close_timeout=settings.close_timeout_seconds,
             compression="deflate" if settings.compression else None,
             logger=ws_logger,
-            create_connection=AcyclicServerConnection,
         )
         self.port = server.sockets[0].getsockname()[1]
         log.info(

@@ -2,47 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
+from functools import partial
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from snapqueue_core.aws import AwsClients, SQSClient, error_code
-from snapqueue_core.publisher import GONE_QUEUE_CODES
+from snapqueue_core.aws import AwsClients, SQSClient
+from snapqueue_core.readiness import NotReady, Readiness, probe
+from snapqueue_core.transient import GONE_QUEUE_CODES, error_code
+from snapqueue_core.waiting import wait_until
 
-from .errors import StartupError
 from .settings import NotifierSettings
 from .sweeper import heartbeat_tags
 
-log = logging.getLogger(__name__)
-
-STARTUP_RETRY_SECONDS = 0.5
+QUEUE_GONE_REASON = "the replica queue is gone"
 
 
 async def wait_for_tables(clients: AwsClients, settings: NotifierSettings) -> None:
-    """Return once both tables are ACTIVE; the bootstrap may still be creating them."""
-    deadline = time.monotonic() + settings.startup_timeout_seconds
-    pending = [settings.images_table, settings.connections_table]
-    while True:
-        try:
-            while pending:
-                described = await clients.dynamodb.describe_table(TableName=pending[0])
-                if described["Table"]["TableStatus"] != "ACTIVE":
-                    raise _NotYet(f"table {pending[0]} is {described['Table']['TableStatus']}")
-                pending.pop(0)
-            return
-        except (ClientError, BotoCoreError, _NotYet) as exc:
-            if isinstance(exc, ClientError) and error_code(exc) != "ResourceNotFoundException":
-                raise
-            if time.monotonic() >= deadline:
-                raise StartupError(f"tables not ready after startup timeout: {exc}") from exc
-            log.info("waiting for tables", extra={"pending": pending, "error": repr(exc)})
-            await asyncio.sleep(STARTUP_RETRY_SECONDS)
+    """Return once both tables are ACTIVE; the bootstrap may still be creating them.
 
+    Raises :class:`~snapqueue_core.waiting.StartupTimeout` after ``startup_timeout_seconds``.
+    """
+    tables = (settings.images_table, settings.connections_table)
 
-class _NotYet(Exception):
-    pass
+    async def all_active() -> bool | None:
+        for table in tables:
+            described = await clients.dynamodb.describe_table(TableName=table)
+            if described["Table"]["TableStatus"] != "ACTIVE":
+                return None
+        return True
+
+    await wait_until(
+        all_active,
+        timeout=settings.startup_timeout_seconds,
+        what=f"tables {' and '.join(tables)}",
+    )
 
 
 async def create_replica_queue(sqs: SQSClient, settings: NotifierSettings) -> str:
@@ -98,23 +92,25 @@ class ReadinessProbe:
         self._settings = settings
         self._queue_url = queue_url
 
-    async def problem(self) -> str | None:
-        """``None`` when ready, else a short reason."""
+    async def check(self) -> Readiness:
+        settings = self._settings
+        return await probe(
+            {
+                "replica queue": self._queue_exists,
+                "connections table": partial(
+                    self._clients.dynamodb.describe_table, TableName=settings.connections_table
+                ),
+            },
+            timeout=settings.readiness_timeout_seconds,
+        )
+
+    async def _queue_exists(self) -> None:
         try:
-            async with asyncio.timeout(self._settings.readiness_timeout_seconds):
-                await self._clients.sqs.get_queue_attributes(
-                    QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
-                )
-                await self._clients.dynamodb.describe_table(
-                    TableName=self._settings.connections_table
-                )
-        except TimeoutError:
-            return "AWS did not answer in time"
+            await self._clients.sqs.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=["QueueArn"]
+            )
         except ClientError as exc:
-            code = error_code(exc)
-            if code in GONE_QUEUE_CODES:
-                return "the replica queue is gone"
-            return f"AWS error {code}"
-        except BotoCoreError as exc:
-            return f"AWS unreachable: {type(exc).__name__}"
-        return None
+            # Swept by another replica, or deleted by hand: no event can reach this one.
+            if error_code(exc) in GONE_QUEUE_CODES:
+                raise NotReady(QUEUE_GONE_REASON) from exc
+            raise

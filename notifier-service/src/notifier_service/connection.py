@@ -12,13 +12,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from snapqueue_core.schemas import NotificationEvent
 from snapqueue_core.store import ConnectionRow, ConnectionStore, ImageStore
+from snapqueue_core.transient import AWS_CALL_ERRORS
 
 from .delivery import EventRenderer, Sender
 from .errors import NotifierError, ServiceUnavailableError
@@ -129,7 +129,7 @@ class ConnectionHandler:
         # 1. The routing row, so that every event published from now on reaches us.
         try:
             await self._connections.put(row, ttl_seconds=self._settings.connection_ttl_seconds)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_CALL_ERRORS as exc:
             log.warning("could not store registration", extra={"error": repr(exc)})
             raise ServiceUnavailableError(
                 "The registration could not be recorded; try again.", image_id=image_id
@@ -140,7 +140,7 @@ class ConnectionHandler:
         # 2. Only then the record: whatever happened before the row existed is in it.
         try:
             record = await self._images.get(image_id)
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_CALL_ERRORS as exc:
             log.warning("could not read image record", extra={"error": repr(exc)})
             raise ServiceUnavailableError(
                 "Registered, but the image's current state could not be read; "
@@ -155,7 +155,7 @@ class ConnectionHandler:
             event = NotificationEvent.terminal(record)
             try:
                 text = await self._renderer.render(event)
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 log.warning("could not render variant URLs", extra={"error": repr(exc)})
                 raise ServiceUnavailableError(
                     "Registered, but the result could not be prepared; register again to get it.",
@@ -181,7 +181,7 @@ class ConnectionHandler:
             return_exceptions=True,
         )
         for image_id, result in zip(ordered, results, strict=True):
-            if isinstance(result, ClientError | BotoCoreError):
+            if isinstance(result, AWS_CALL_ERRORS):
                 log.warning(
                     "could not delete registration row",
                     extra={"imageId": image_id, "error": repr(result)},

@@ -9,14 +9,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
-from snapqueue_core.aws import SQSClient, error_code
+from snapqueue_core.aws import SQSClient
 from snapqueue_core.batch_delete import DeleteBatcher
 from snapqueue_core.logs import bind_image_id
 from snapqueue_core.schemas import NotificationEvent, utcnow
+from snapqueue_core.transient import AWS_CALL_ERRORS, error_code
 from snapqueue_core.urls import VariantUrls
 
 from .metrics import Metrics
@@ -164,7 +164,7 @@ class QueueConsumer:
                     MaxNumberOfMessages=10,
                     WaitTimeSeconds=self._wait_seconds,
                 )
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 log.warning(
                     "receive from the replica queue failed",
                     extra={"code": error_code(exc), "error": repr(exc)},
@@ -191,7 +191,7 @@ class QueueConsumer:
         with bind_image_id(event.image_id):
             try:
                 await self._dispatcher.dispatch(event)
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 # Rendering presigns variant URLs; a transient failure is retried by SQS.
                 log.warning("could not render event", extra={"error": repr(exc)})
                 return False

@@ -22,7 +22,3 @@ class ServiceUnavailableError(NotifierError):
 
     def __init__(self, message: str, *, image_id: str | None = None) -> None:
         super().__init__("service_unavailable", message, image_id=image_id)
-
-
-class StartupError(RuntimeError):
-    """The notifier's AWS resources did not appear within ``startup_timeout_seconds``."""

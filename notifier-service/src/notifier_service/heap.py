@@ -1,20 +1,18 @@
 """Short garbage-collector pauses with thousands of open sockets.
 
-Each open WebSocket is about 85 objects the cycle collector tracks (the connection, its
+Each open WebSocket is dozens of objects the cycle collector tracks (the connection, its
 transport, tasks, futures, handshake headers). A full collection walks all of them and
-holds the event loop meanwhile: with 10,000 idle connections and 50 connections opened
-and closed per second, one ran every 20 s or so and stopped every delivery for 550 to
-700 ms.
+holds the event loop meanwhile: with many idle connections and steady churn, full
+collections came regularly and each one stopped every delivery for long enough to show in
+the notifier benchmark's ping round trips (bench/notifier_churn.py has the figures).
 
-Two parts:
+:class:`ConnectionFreezer`, run by the service's entry point, moves what lives on into the
+collector's permanent generation when new connections have arrived, so that full
+collections walk only what came since. It uses only :mod:`gc`'s public API.
 
-- :class:`AcyclicServerConnection` lets a closed connection go by reference counting
-  alone. asyncio's socket transport keeps a bound method of itself, a cycle that only
-  the collector could free, and it holds the socket. websockets breaks its own cycles
-  the same way (``keepalive_task``).
-- :class:`ConnectionFreezer`, run by the service's entry point, moves what lives on into
-  the collector's permanent generation when new connections have arrived, so that full
-  collections walk only what came since.
+A closed connection's websockets side goes by reference counting alone; asyncio's socket
+transport is left for the collector, since it keeps a bound method of itself (a cycle)
+and no public API breaks it.
 """
 
 from __future__ import annotations
@@ -24,17 +22,6 @@ import gc
 import time
 from collections.abc import Callable
 from typing import Literal, Protocol
-
-from websockets.asyncio.server import ServerConnection
-
-
-class AcyclicServerConnection(ServerConnection):
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        # Called by the transport once it has stopped reading: the callback is never
-        # used again. The name is asyncio's (3.11 to 3.13); other transports lack it.
-        if getattr(self.transport, "_read_ready_cb", None) is not None:
-            self.transport._read_ready_cb = None  # type: ignore[attr-defined]
 
 
 class AcceptCounter(Protocol):
@@ -49,11 +36,10 @@ class ConnectionFreezer:
     object of the process, a test run's included. ``gc.freeze`` only splices the
     collector's lists: it costs the same for ten objects as for a million.
 
-    A frozen object is never freed as part of a cycle. Closed connections need no cycle
-    collection (above), but a few objects alive at a freeze do: aiobotocore's response
-    parsers, about one cycle per freeze. So every ``full_every`` seconds everything is
-    unfrozen, collected once in full (one long pause instead of one every 20 s), and
-    frozen again.
+    A frozen object is never freed as part of a cycle, and some objects alive at a freeze
+    end up in one: the transports of connections that close later (above) and aiobotocore's
+    response parsers. So every ``full_every`` seconds everything is unfrozen, collected
+    once in full (one long pause instead of regular ones), and frozen again.
     """
 
     def __init__(

@@ -15,6 +15,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from snapqueue_core.readiness import Readiness
+
 from .metrics import Metrics
 from .registry import Registry
 
@@ -39,7 +41,7 @@ class HttpRoutes:
         registry: Registry,
         metrics: Metrics,
         max_connections: int,
-        readiness: Callable[[], Awaitable[str | None]],
+        readiness: Callable[[], Awaitable[Readiness]],
         draining: Callable[[], bool],
     ) -> None:
         self._registry = registry
@@ -90,16 +92,11 @@ class HttpRoutes:
 
     async def _ready(self, connection: ServerConnection) -> Response:
         if self._draining():
-            reason: str | None = "shutting down"
+            # No AWS call: whatever it answers, this replica is leaving.
+            readiness = Readiness.not_ready("shutting down")
         else:
-            reason = await self._readiness()
-        if reason is None:
-            return json_response(connection, HTTPStatus.OK, {"status": "ready"})
-        return json_response(
-            connection,
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            {"status": "not-ready", "reason": reason},
-        )
+            readiness = await self._readiness()
+        return json_response(connection, HTTPStatus(readiness.status_code), readiness.body)
 
     def _unavailable(self, connection: ServerConnection, reason: str) -> Response:
         self._metrics.rejected_handshakes.labels(reason).inc()

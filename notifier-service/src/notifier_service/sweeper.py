@@ -20,10 +20,15 @@ import random
 import time
 from collections.abc import Mapping
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from snapqueue_core.aws import SQSClient, error_code
-from snapqueue_core.publisher import GONE_QUEUE_CODES
+from snapqueue_core.aws import SQSClient
+from snapqueue_core.transient import (
+    AWS_CALL_ERRORS,
+    GONE_QUEUE_CODES,
+    STALE_TOKEN_CODES,
+    error_code,
+)
 
 from .metrics import Metrics
 from .settings import NotifierSettings
@@ -35,8 +40,6 @@ HEARTBEAT_TAG = "snapqueue:heartbeat"
 SWEEP_JITTER = 0.2
 LIST_PAGE_SIZE = 1000
 LIST_ATTEMPTS = 3
-# A page token that no longer leads anywhere: the queue it pointed at was deleted.
-STALE_TOKEN_CODES = frozenset({"InvalidToken", "InvalidParameterValue"})
 
 
 def heartbeat_tags(now: float) -> dict[str, str]:
@@ -128,7 +131,7 @@ class Heartbeat:
         """Refresh the tag once; ``False`` (logged) when AWS refused or was unreachable."""
         try:
             await self._sqs.tag_queue(QueueUrl=self._queue_url, Tags=heartbeat_tags(time.time()))
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_CALL_ERRORS as exc:
             code = error_code(exc)
             if code in GONE_QUEUE_CODES:
                 # Another replica judged this one dead (it went a whole stale period without
@@ -170,7 +173,7 @@ class QueueSweeper:
             await asyncio.sleep(jittered(self._settings.queue_sweep_interval_seconds, unit))
             try:
                 await self.sweep()
-            except (ClientError, BotoCoreError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 # Listing failed; the next sweep lists again.
                 log.warning(
                     "queue sweep failed", extra={"code": error_code(exc), "error": repr(exc)}
@@ -193,16 +196,13 @@ class QueueSweeper:
             return False
         try:
             return await self._delete_if_stale(url)
-        except ClientError as exc:
-            if error_code(exc) in GONE_QUEUE_CODES:
+        except AWS_CALL_ERRORS as exc:
+            code = error_code(exc)
+            if code in GONE_QUEUE_CODES:
                 return False  # deleted meanwhile, by its owner or another sweeper
             log.warning(
                 "could not sweep a replica queue",
-                extra={"queueUrl": url, "code": error_code(exc), "error": repr(exc)},
-            )
-        except BotoCoreError as exc:
-            log.warning(
-                "could not sweep a replica queue", extra={"queueUrl": url, "error": repr(exc)}
+                extra={"queueUrl": url, "code": code, "error": repr(exc)},
             )
         return False
 

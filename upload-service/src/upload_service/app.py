@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -22,27 +19,7 @@ from .routes import router
 from .service import UploadService
 from .settings import UploadServiceSettings
 
-log = logging.getLogger(__name__)
-
 SERVICE_NAME = "upload-service"
-RESOURCE_POLL_SECONDS = 0.5
-
-
-class ResourcesUnavailableError(RuntimeError):
-    """The table or bucket did not appear within ``startup_timeout_seconds``."""
-
-
-async def wait_for_resources(service: UploadService, within_seconds: float) -> None:
-    """In ``make run`` the service may start before the bootstrap has created its resources."""
-    deadline = time.monotonic() + within_seconds
-    while True:
-        reason = await service.not_ready_reason()
-        if reason is None:
-            return
-        if time.monotonic() >= deadline:
-            raise ResourcesUnavailableError(f"AWS resources not ready: {reason}")
-        log.info("waiting for AWS resources", extra={"reason": reason})
-        await asyncio.sleep(RESOURCE_POLL_SECONDS)
 
 
 def create_app(settings: UploadServiceSettings) -> FastAPI:
@@ -53,14 +30,14 @@ def create_app(settings: UploadServiceSettings) -> FastAPI:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, settings)
             count_requests(clients, metrics.count_aws_request)
-            image_store = ImageStore(clients.dynamodb, settings)
-            variant_urls = VariantUrls(clients.s3_presign, settings)
-            service = UploadService(settings, clients, image_store, variant_urls)
-            app.state.clients = clients
-            app.state.image_store = image_store
-            app.state.variant_urls = variant_urls
+            service = UploadService(
+                settings,
+                clients,
+                ImageStore(clients.dynamodb, settings),
+                VariantUrls(clients.s3_presign, settings),
+            )
             app.state.service = service
-            await wait_for_resources(service, settings.startup_timeout_seconds)
+            await service.wait_for_dependencies()
             yield
 
     app = FastAPI(
@@ -72,7 +49,6 @@ def create_app(settings: UploadServiceSettings) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.state.metrics = metrics
     app.include_router(router)
     install_openapi(app, settings)

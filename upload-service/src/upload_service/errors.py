@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from snapqueue_core.transient import AWS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
-    app.add_exception_handler(ClientError, handle_aws_error)
-    app.add_exception_handler(BotoCoreError, handle_aws_error)
+    for aws_error in AWS_ERRORS:
+        app.add_exception_handler(aws_error, handle_aws_error)
     app.add_exception_handler(Exception, handle_unexpected)

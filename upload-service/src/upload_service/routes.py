@@ -138,10 +138,8 @@ async def healthz() -> HealthOut:
     summary="DynamoDB and S3 reachable",
 )
 async def readyz(service: ServiceDep) -> Any:
-    reason = await service.not_ready_reason()
-    if reason is None:
-        return ReadyOut(status="ready")
-    return JSONResponse({"status": "not-ready", "reason": reason}, status_code=503)
+    readiness = await service.readiness()
+    return JSONResponse(readiness.body, status_code=readiness.status_code)
 
 
 @router.get(

@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import timedelta
+from functools import partial
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from starlette.requests import ClientDisconnect
 
-from snapqueue_core.aws import AwsClients, error_code
+from snapqueue_core.aws import AwsClients
 from snapqueue_core.logs import bind_image_id
+from snapqueue_core.readiness import Readiness, probe
 from snapqueue_core.schemas import (
     ImageError,
     ImageRecord,
@@ -26,7 +28,9 @@ from snapqueue_core.schemas import (
     utcnow,
 )
 from snapqueue_core.store import ImageStore
+from snapqueue_core.transient import AWS_CALL_ERRORS, error_code
 from snapqueue_core.urls import VariantUrls
+from snapqueue_core.waiting import wait_until
 
 from .errors import (
     ApiError,
@@ -64,22 +68,6 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 def new_image_id() -> str:
     return uuid.uuid4().hex
-
-
-def pending_record(
-    image_id: str, filename: str, content_type: str, declared_size: int
-) -> ImageRecord:
-    now = isoformat(utcnow())
-    return ImageRecord(
-        image_id=image_id,
-        status=ImageStatus.PENDING_UPLOAD,
-        original_filename=filename,
-        content_type=content_type,
-        declared_size=declared_size,
-        source_key=upload_key(image_id),
-        upload_timestamp=now,
-        updated_at=now,
-    )
 
 
 def declared_length(headers: Mapping[str, str]) -> int | None:
@@ -124,7 +112,11 @@ class UploadService:
                 ],
                 ExpiresIn=settings.presign_expires_seconds,
             )
-            await self._store.create(pending_record(image_id, filename, content_type, size))
+            await self._store.create(
+                ImageRecord.pending(
+                    image_id, filename=filename, content_type=content_type, declared_size=size
+                )
+            )
             log.info("upload requested", extra={"contentType": content_type, "size": size})
         return UploadTicket(
             image_id=image_id,
@@ -172,7 +164,12 @@ class UploadService:
         return UploadAccepted(image_id=image_id, status=ImageStatus.PENDING_UPLOAD)
 
     async def _store_object(self, image_id: str, received: ReceivedFile) -> None:
-        record = pending_record(image_id, received.filename, received.content_type, received.size)
+        record = ImageRecord.pending(
+            image_id,
+            filename=received.filename,
+            content_type=received.content_type,
+            declared_size=received.size,
+        )
         await self._store.create(record)
         try:
             await self._clients.s3.put_object(
@@ -182,7 +179,7 @@ class UploadService:
                 ContentLength=received.size,
                 ContentType=received.content_type,
             )
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_CALL_ERRORS as exc:
             # No object will ever arrive for this record: end it now rather than leave
             # it PENDING until its TTL.
             await self._store.fail(
@@ -259,17 +256,31 @@ class UploadService:
 
     # ------------------------------------------------------------------ readiness
 
-    async def not_ready_reason(self) -> str | None:
-        """``None`` when the table and the bucket answer; otherwise why not."""
+    def dependencies(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        """The AWS calls that must answer for this service to work, by what they check."""
         settings = self._settings
-        try:
-            async with asyncio.timeout(settings.readiness_timeout_seconds):
-                await self._clients.dynamodb.describe_table(TableName=settings.images_table)
-                await self._clients.s3.head_bucket(Bucket=settings.uploads_bucket)
-        except TimeoutError:
-            return "AWS did not answer in time"
-        except ClientError as exc:
-            return f"AWS refused: {error_code(exc)}"
-        except BotoCoreError as exc:
-            return f"AWS unreachable: {type(exc).__name__}"
-        return None
+        return {
+            "images table": partial(
+                self._clients.dynamodb.describe_table, TableName=settings.images_table
+            ),
+            "uploads bucket": partial(self._clients.s3.head_bucket, Bucket=settings.uploads_bucket),
+        }
+
+    async def readiness(self) -> Readiness:
+        """Ready when the table and the bucket answer within the readiness budget."""
+        return await probe(self.dependencies(), timeout=self._settings.readiness_timeout_seconds)
+
+    async def wait_for_dependencies(self) -> None:
+        """Return once the table and the bucket exist: in ``make run`` the service may start
+        before the emulator listens or the bootstrap has created them."""
+
+        async def all_answer() -> bool:
+            for check in self.dependencies().values():
+                await check()
+            return True
+
+        await wait_until(
+            all_answer,
+            timeout=self._settings.startup_timeout_seconds,
+            what=f"table {self._settings.images_table} and bucket {self._settings.uploads_bucket}",
+        )

@@ -20,6 +20,9 @@ from aiobotocore.session import AioSession, get_session
 
 from .settings import CoreSettings
 
+# Defined with the other error classification; still importable from here, where callers
+# have long found it.
+
 # aiobotocore ships no type information; these aliases say which client is meant.
 S3Client = Any
 SQSClient = Any
@@ -32,8 +35,8 @@ def user_agent(settings: CoreSettings) -> str:
 
     Setting it also makes it fixed: with botocore's own header, every request rebuilt and
     re-sanitised the whole string, character by character, to add feature codes for AWS's
-    SDK statistics: 0.2 ms of CPU per request, 11% and 16% of a SendMessage's client-side
-    cost in two runs against the emulator (a worker sends 11 requests per image).
+    SDK statistics: a noticeable share of a small request's client-side CPU, paid on every
+    one of the many requests a worker sends per image (the benchmark report has figures).
     """
     # aiobotocore's session appends "botocore/<version>" itself.
     return (
@@ -122,12 +125,3 @@ def count_requests(clients: AwsClients, record: RequestCallback) -> None:
     unique = {id(client): client for client in (clients.s3, clients.sqs, clients.dynamodb)}
     for client in unique.values():
         client.meta.events.register("before-send", before_send)
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a botocore ``ClientError``, or ``None`` for anything else."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code is not None else None
-    return None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .aws import SQSClient
+from .transient import AWS_CALL_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,7 @@ class DeleteBatcher:
                 response = await self.sqs.delete_message_batch(
                     QueueUrl=self.queue_url, Entries=entries
                 )
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+        except AWS_CALL_ERRORS as exc:
             log.warning(
                 "could not delete finished messages",
                 extra={"count": len(receipts), "error": repr(exc)},

@@ -6,32 +6,31 @@ import argparse
 import asyncio
 import json
 import logging
-import time
 from contextlib import AsyncExitStack
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import open_clients
 from .resources import bootstrap, declare
 from .settings import CoreSettings
 from .startup import settings_or_exit
+from .waiting import StartupTimeout, wait_until
 
 log = logging.getLogger("snapqueue.bootstrap")
 
+# Exit status when AWS never answered within --wait (2 is argparse's usage error).
+EXIT_AWS_UNREACHABLE = 1
+
 
 async def run(settings: CoreSettings, wait_seconds: float) -> dict[str, object]:
-    deadline = time.monotonic() + wait_seconds
     async with AsyncExitStack() as stack:
         clients = await open_clients(stack, settings)
-        while True:
-            try:
-                return await bootstrap(clients, declare(settings), settings.aws_region)
-            except (BotoCoreError, ClientError, OSError) as exc:
-                # The emulator may still be starting (docker-compose, make run): retry.
-                if time.monotonic() >= deadline:
-                    raise
-                log.info("AWS not reachable yet, retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(0.5)
+        resources = declare(settings)
+
+        async def apply() -> dict[str, object]:
+            return await bootstrap(clients, resources, settings.aws_region)
+
+        # The emulator may still be starting (docker-compose, make run): the bootstrap is
+        # idempotent, so a try cut short by a dropped connection is simply run again.
+        return await wait_until(apply, timeout=wait_seconds, what="AWS (to bootstrap)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = settings_or_exit(CoreSettings, "snapqueue-bootstrap")
-    summary = asyncio.run(run(settings, args.wait))
+    try:
+        summary = asyncio.run(run(settings, args.wait))
+    except StartupTimeout as exc:
+        log.error("bootstrap failed", extra={"error": str(exc)})
+        return EXIT_AWS_UNREACHABLE
     log.info("bootstrap complete", extra={"resources": summary})
     print(json.dumps(summary))
     return 0

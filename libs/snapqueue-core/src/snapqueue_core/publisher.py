@@ -11,13 +11,12 @@ import logging
 
 from botocore.exceptions import ClientError
 
-from .aws import SQSClient, error_code
+from .aws import SQSClient
 from .schemas import NotificationEvent
 from .store import ConnectionRow, ConnectionStore
+from .transient import GONE_QUEUE_CODES, error_code
 
 log = logging.getLogger(__name__)
-
-GONE_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class NotificationPublisher:

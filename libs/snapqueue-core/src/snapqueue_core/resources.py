@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import AwsClients, error_code
+from .aws import AwsClients
 from .schemas import IMPORT_PREFIX, UPLOAD_PREFIX
 from .settings import CoreSettings
+from .transient import error_code
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ class Resources:
     tables: tuple[TableSpec, ...]
     queues: tuple[QueueSpec, ...]
     buckets: tuple[BucketSpec, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def declare(settings: CoreSettings) -> Resources:

@@ -85,6 +85,36 @@ class ImageRecord(CamelModel):
     attempts: int = 0
     lease_until: int | None = None
 
+    @classmethod
+    def pending(
+        cls,
+        image_id: str,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        declared_size: int | None = None,
+        source_key: str | None = None,
+        origin: Literal["upload", "import"] = "upload",
+        now: datetime | None = None,
+    ) -> ImageRecord:
+        """A new record waiting for its file: what exists before any processing.
+
+        ``source_key`` defaults to the image's upload key (``uploads/{imageId}``); an import
+        names its own. Both timestamps are ``now`` (the current time by default).
+        """
+        stamp = isoformat(now or utcnow())
+        return cls(
+            image_id=image_id,
+            status=ImageStatus.PENDING_UPLOAD,
+            original_filename=filename,
+            content_type=content_type,
+            declared_size=declared_size,
+            source_key=source_key or upload_key(image_id),
+            upload_timestamp=stamp,
+            updated_at=stamp,
+            origin=origin,
+        )
+
 
 # ---------------------------------------------------------------------------
 # S3 event notifications

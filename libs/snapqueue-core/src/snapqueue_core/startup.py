@@ -31,11 +31,12 @@ def freeze_startup_heap() -> None:
 
     A service's modules, botocore's service models and its open clients are a couple of
     hundred thousand objects that live as long as the process, and every full collection
-    walked them all: 100 to 250 ms holding the GIL, during which the event loop read no
-    socket and sent nothing (a notifier's deliveries, an upload-service's responses) and,
-    on the worker's one core, CPU taken from its jobs. Frozen, they are never walked
-    again; what requests leave behind still is. Call it once, from a service's entry
-    point when it is ready: never from a library or a test, whose objects it would pin.
+    walked them all, holding the GIL long enough to show in request latencies: meanwhile
+    the event loop read no socket and sent nothing (a notifier's deliveries, an
+    upload-service's responses) and, on the worker's one core, CPU was taken from its jobs.
+    Frozen, they are never walked again; what requests leave behind still is. Call it
+    once, from a service's entry point when it is ready: never from a library or a test,
+    whose objects it would pin.
     """
     gc.collect()
     gc.freeze()

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .aws import DynamoDBClient, error_code
+from .aws import DynamoDBClient
 from .dynamo import from_item, to_attr, to_item
 from .schemas import (
     ImageError,
@@ -27,6 +27,7 @@ from .schemas import (
     utcnow,
 )
 from .settings import CoreSettings
+from .transient import error_code
 
 GALLERY_PARTITION = "COMPLETED"
 PENDING_TTL_SECONDS = 24 * 3600
