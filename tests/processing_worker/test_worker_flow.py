@@ -223,7 +223,7 @@ async def test_poison_message_reaches_dead_letter_queue_with_record_failed(
     )
     await clients.s3.delete_bucket(Bucket=settings.processed_bucket)  # never comes back
     dlq = await queue_url(clients, settings.upload_dlq)
-    async with running_worker(settings):
+    async with running_worker(settings) as app:
         image_id = await upload(clients, settings, jpeg())
         record = (await wait_terminal(clients, settings, [image_id]))[image_id]
         dead: list[dict[str, Any]] = []
@@ -231,6 +231,9 @@ async def test_poison_message_reaches_dead_letter_queue_with_record_failed(
         while not dead:
             assert time.monotonic() < deadline, "nothing reached the dead-letter queue"
             dead = await receive_all(clients, dlq)
+        metrics = app.metrics.render().decode()
+    assert _counter(metrics, "retry") == 1
+    assert _counter(metrics, "failed_dead_letter") == 1
     assert record["status"] == "FAILED"
     assert record["error"]["code"] == "processing_failed_repeatedly"
     assert record["attempts"] == 2

@@ -8,11 +8,13 @@ import math
 import tempfile
 from pathlib import Path
 
+import fast_blurhash
+import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from devstack.corpus import CORPUS
-from processing_worker import blurhash, decode
+from processing_worker import decode, metadata
 from processing_worker.pipeline import process_file
 from processing_worker.settings import WorkerSettings
 
@@ -114,15 +116,40 @@ def test_metadata_fields(settings: WorkerSettings, tmp_path: Path) -> None:
     }
 
 
-def test_blurhash_known_vectors() -> None:
-    # Worked by hand from the algorithm: black gives a zero DC and all-neutral ACs.
-    assert blurhash.encode([(0, 0, 0)] * 4, 2, 2, 4, 3) == "L00000" + "fQ" * 11
-    # Computed with the reference-derived Python package (blurhash 1.1.5,
-    # blurhash_encode) from the same 32×32 sample of Pillow's hopper.png.
+def _linear_mean(pixels: bytes) -> list[float]:
+    """Mean colour in linear light, per channel (BlurHash averages there, not in sRGB)."""
+    channels = np.frombuffer(pixels, np.uint8).reshape(-1, 3) / 255.0
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return [float(value) for value in linear.mean(axis=0)]
+
+
+def test_blurhash_is_the_reference_hash() -> None:
+    # The same 32×32 sample of Pillow's hopper.png, encoded by the reference-derived Python
+    # package (blurhash 1.1.5, blurhash_encode): the SPA's decoder gets a standard hash.
     with Image.open(CORPUS / "pillow" / "hopper.png") as hopper:
-        sample = hopper.convert("RGB").resize((32, 32), Image.Resampling.BOX)
-    pixels = list(sample.get_flattened_data())
-    assert blurhash.encode(pixels, 32, 32, 4, 3) == "LQDlTzr95tNI%OaINfX99uXU#*xG"  # type: ignore[arg-type]
+        summary = metadata.visual_summary(hopper.convert("RGB"))
+    assert summary["blurhash"] == "LQDlTzr95tNI%OaINfX99uXU#*xG"
+
+
+def test_stored_blurhash_decodes_to_the_image(settings: WorkerSettings, tmp_path: Path) -> None:
+    """4×3 components (28 characters, size flag "L"); decoded, it has the image's average
+    colour, with the red left half on the left and the blue right half on the right."""
+    image = Image.new("RGB", (640, 480), (200, 40, 30))
+    image.paste((30, 60, 190), (320, 0, 640, 480))
+    meta = process_file(save(tmp_path, image, "JPEG", quality=95), settings).metadata
+    hash_ = meta["blurhash"]
+    assert len(hash_) == 28
+    assert hash_[0] == "L"
+    decoded = fast_blurhash.decode(hash_, 32, 24)
+    want = _linear_mean(image.resize((32, 24), Image.Resampling.BOX).tobytes())
+    got = _linear_mean(decoded)
+    assert got == pytest.approx(want, abs=0.03)
+    placeholder = Image.frombytes("RGB", (32, 24), decoded)
+    left, right = placeholder.getpixel((4, 12)), placeholder.getpixel((27, 12))
+    assert isinstance(left, tuple)
+    assert isinstance(right, tuple)
+    assert left[0] > left[2] + 60
+    assert right[2] > right[0] + 60
 
 
 def test_alpha_gives_png_and_opaque_gives_jpeg(settings: WorkerSettings, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from processing_worker.app import WorkerApp
 from processing_worker.settings import WorkerSettings
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.dynamo import from_item
-from snapqueue_core.schemas import ImageRecord, ImageStatus, isoformat, upload_key, utcnow
+from snapqueue_core.schemas import ImageRecord, ImageStatus, upload_key
 from snapqueue_core.store import ImageStore
 
 # Fast loops for tests: short polls, quick retries, frequent heartbeats.
@@ -29,16 +29,7 @@ FAST = {
 
 
 def pending_record(image_id: str, filename: str = "photo.jpg") -> ImageRecord:
-    now = isoformat(utcnow())
-    return ImageRecord(
-        image_id=image_id,
-        status=ImageStatus.PENDING_UPLOAD,
-        original_filename=filename,
-        content_type="image/jpeg",
-        source_key=upload_key(image_id),
-        upload_timestamp=now,
-        updated_at=now,
-    )
+    return ImageRecord.pending(image_id, filename=filename, content_type="image/jpeg")
 
 
 async def upload(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from types import TracebackType
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from snapqueue_core.aws import AwsClients, SQSClient, count_requests, open_clients
 from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.store import ConnectionStore, ImageStore
+from snapqueue_core.transient import AWS_CALL_ERRORS
+from snapqueue_core.waiting import StartupTimeout, wait_until
 
 from . import decode, resample
 from .consumer import Consumer
@@ -31,16 +30,18 @@ class StartupError(RuntimeError):
 
 async def wait_for_queue(sqs: SQSClient, name: str, wait_seconds: float) -> str:
     """The queue's URL, waiting for the bootstrap to create it (``make run`` races it)."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            response = await sqs.get_queue_url(QueueName=name)
-            return str(response["QueueUrl"])
-        except (ClientError, BotoCoreError, OSError) as exc:
-            if time.monotonic() >= deadline:
-                raise StartupError(f"queue {name} not reachable: {exc!r}") from exc
-            log.info("waiting for queue", extra={"queue": name})
-            await asyncio.sleep(1)
+
+    async def queue_url() -> str:
+        response = await sqs.get_queue_url(QueueName=name)
+        return str(response["QueueUrl"])
+
+    try:
+        return await wait_until(queue_url, timeout=wait_seconds, what=f"queue {name}")
+    except StartupTimeout as exc:
+        raise StartupError(str(exc)) from exc
+    except AWS_CALL_ERRORS as exc:
+        # Not a "not yet" (access denied, a bad parameter): waiting longer cannot mend it.
+        raise StartupError(f"queue {name} not reachable: {exc!r}") from exc
 
 
 class WorkerApp:

@@ -18,19 +18,13 @@ import logging
 import time
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from snapqueue_core.aws import error_code
 from snapqueue_core.batch_delete import DeleteBatcher
 from snapqueue_core.store import StaleClaimError
+from snapqueue_core.transient import AWS_CALL_ERRORS, STALE_RECEIPT_CODES, error_code
 
-from .job import Disposition, Job, JobContext, JobResult
+from .job import Disposition, Job, JobContext, JobResult, Outcome
 
 log = logging.getLogger(__name__)
-
-_GONE_RECEIPT_CODES = frozenset(
-    {"ReceiptHandleIsInvalid", "InvalidParameterValue", "AWS.SimpleQueueService.NonExistentQueue"}
-)
 
 
 class Consumer:
@@ -70,7 +64,7 @@ class Consumer:
                     break
                 try:
                     messages = receive.result()
-                except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+                except AWS_CALL_ERRORS as exc:
                     log.warning("receive failed", extra={"error": repr(exc)})
                     await asyncio.wait({stopping}, timeout=backoff)
                     backoff = min(backoff * 2, 20.0)
@@ -87,7 +81,7 @@ class Consumer:
         """Make what a long poll still open at shutdown receives visible again at once."""
         try:
             messages = await asyncio.wait_for(receive, self.settings.shutdown_grace_seconds)
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+        except AWS_CALL_ERRORS as exc:
             log.info("final receive abandoned", extra={"error": repr(exc)})
             return
         for message in messages:
@@ -97,7 +91,7 @@ class Consumer:
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=0,
                 )
-            except (ClientError, BotoCoreError, OSError) as exc:
+            except AWS_CALL_ERRORS as exc:
                 log.warning("could not hand a message back", extra={"error": repr(exc)})
         if messages:
             log.info("handed back messages received while stopping", extra={"count": len(messages)})
@@ -145,13 +139,13 @@ class Consumer:
         try:
             result = await Job(self.ctx, message, on_claim).run()
         except asyncio.CancelledError:
-            metrics.jobs.labels("cancelled").inc()
-            await self._settle(message, JobResult(Disposition.RETRY, "cancelled"))
+            metrics.jobs.labels(Outcome.CANCELLED.value).inc()
+            await self._settle(message, JobResult(Disposition.RETRY, Outcome.CANCELLED))
             raise
         finally:
             heartbeat.cancel()
             metrics.in_flight.dec()
-        metrics.jobs.labels(result.outcome).inc()
+        metrics.jobs.labels(result.outcome.value).inc()
         await self._settle(message, result)
 
     async def _settle(self, message: dict[str, Any], result: JobResult) -> None:
@@ -170,7 +164,7 @@ class Consumer:
                 await self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url, ReceiptHandle=receipt, VisibilityTimeout=delay
                 )
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
+        except AWS_CALL_ERRORS as exc:
             # The message comes back after its visibility timeout; the next delivery
             # finds the recorded outcome and only re-notifies.
             log.warning(
@@ -195,8 +189,8 @@ class Consumer:
             except StaleClaimError:
                 log.warning("lease lost", extra={"imageId": claim.get("image_id")})
                 return
-            except (ClientError, BotoCoreError, OSError) as exc:
-                if error_code(exc) in _GONE_RECEIPT_CODES:
+            except AWS_CALL_ERRORS as exc:
+                if error_code(exc) in STALE_RECEIPT_CODES:
                     return
                 log.warning("heartbeat failed", extra={"error": repr(exc)})
 

@@ -1,101 +1,109 @@
-"""A tiny HTTP server for ECS and Prometheus: ``/healthz``, ``/readyz``, ``/metrics``.
+"""The HTTP endpoints for ECS and Prometheus: ``/healthz``, ``/readyz``, ``/metrics``.
 
-The worker has no web framework; GET of three fixed paths needs only the request line.
+Served by aiohttp's web server (aiobotocore's transport, so no dependency of its own) on
+the worker's event loop; every handler answers from memory except ``/readyz``, which asks
+the queue. Errors keep the JSON bodies of the worker's other answers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
-from botocore.exceptions import BotoCoreError, ClientError
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from snapqueue_core.readiness import NotReady, probe
 
 from .consumer import Consumer
 
 log = logging.getLogger(__name__)
 
-Response = tuple[int, str, bytes]
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The queue must answer within this for /readyz (the same budget as the other services').
+READY_TIMEOUT_SECONDS = 2.0
+# On shutdown, how long an open request (a /readyz waiting on AWS) may hold the worker.
+SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 
-def _json(status: int, body: dict[str, object]) -> Response:
-    return status, "application/json", json.dumps(body).encode()
+def _json(status: int, body: Mapping[str, object]) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(body).encode(), content_type="application/json"
+    )
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp answers unknown paths and methods in plain text; these stay JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return _json(404, {"error": "not found"})
+    except web.HTTPMethodNotAllowed:
+        return _json(405, {"error": "only GET"})
 
 
 class HealthServer:
     def __init__(self, consumer: Consumer, liveness_timeout: float) -> None:
         self.consumer = consumer
         self.liveness_timeout = liveness_timeout
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
         self.port = 0
 
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[_json_errors])
+        # add_get answers HEAD as well.
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        # No access log: ECS and Prometheus poll these paths every few seconds.
+        runner = web.AppRunner(
+            self.application(), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS
+        )
+        await runner.setup()
+        self._runner = runner
+        await web.TCPSite(runner, host, port).start()
+        self.port = int(runner.addresses[0][1])
         log.info("listening", extra={"host": host, "port": self.port})
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                request_line = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass  # headers are not needed
-                status, content_type, body = await self._respond(request_line)
-            head = (
-                f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n"
-                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
-            pass  # a client that hung up or sent garbage gets nothing
-        finally:
-            writer.close()
-
-    async def _respond(self, request_line: bytes) -> Response:
-        parts = request_line.decode("latin-1").split()
-        if len(parts) < 2:
-            return _json(405, {"error": "bad request"})
-        method, path = parts[0], parts[1].split("?", 1)[0]
-        routes: dict[str, Callable[[], Awaitable[Response]]] = {
-            "/healthz": self._healthz,
-            "/readyz": self._readyz,
-            "/metrics": self._metrics,
-        }
-        handler = routes.get(path)
-        if handler is None:
-            return _json(404, {"error": "not found"})
-        if method not in ("GET", "HEAD"):
-            return _json(405, {"error": "only GET"})
-        return await handler()
-
-    async def _healthz(self) -> Response:
+    async def _healthz(self, request: web.Request) -> web.Response:
         stalled = time.monotonic() - self.consumer.last_tick > self.liveness_timeout
         if stalled:
             return _json(503, {"status": "stalled"})
         return _json(200, {"status": "ok"})
 
-    async def _readyz(self) -> Response:
+    async def _receiving(self) -> None:
         if not self.consumer.receiving:
-            return _json(503, {"status": "not-ready", "reason": "not receiving"})
-        try:
-            async with asyncio.timeout(3):
-                await self.consumer.sqs.get_queue_attributes(
-                    QueueUrl=self.consumer.queue_url, AttributeNames=["QueueArn"]
-                )
-        except (ClientError, BotoCoreError, OSError, TimeoutError) as exc:
-            return _json(503, {"status": "not-ready", "reason": f"queue unreachable: {exc!r}"})
-        return _json(200, {"status": "ready"})
+            raise NotReady("not receiving")
 
-    async def _metrics(self) -> Response:
-        return 200, CONTENT_TYPE_LATEST, self.consumer.ctx.metrics.render()
+    async def _queue_answers(self) -> None:
+        await self.consumer.sqs.get_queue_attributes(
+            QueueUrl=self.consumer.queue_url, AttributeNames=["QueueArn"]
+        )
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        # The order names the reason: a worker that is not receiving says so first.
+        readiness = await probe(
+            {"receiving": self._receiving, "queue": self._queue_answers},
+            timeout=READY_TIMEOUT_SECONDS,
+        )
+        return _json(readiness.status_code, readiness.body)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        # Set as a header: aiohttp's content_type argument does not take the charset
+        # parameter that Prometheus' content type carries.
+        return web.Response(
+            body=self.consumer.ctx.metrics.render(),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )

@@ -14,7 +14,7 @@ import posixpath
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from snapqueue_core.aws import AwsClients, error_code
+from snapqueue_core.aws import AwsClients
 from snapqueue_core.logs import bind_image_id
 from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.schemas import (
@@ -36,9 +36,7 @@ from snapqueue_core.schemas import (
     S3ObjectEvent,
     StoredVariant,
     image_id_from_upload_key,
-    isoformat,
     parse_s3_event,
-    utcnow,
     variant_key,
 )
 from snapqueue_core.store import (
@@ -47,6 +45,7 @@ from snapqueue_core.store import (
     ImageStore,
     StaleClaimError,
 )
+from snapqueue_core.transient import AWS_CALL_ERRORS, MISSING_OBJECT_CODES, error_code
 
 from .errors import PermanentImageError
 from .metrics import WorkerMetrics
@@ -60,7 +59,8 @@ REPEATED_FAILURE = ImageError(
     code="processing_failed_repeatedly",
     message="We could not process this image after several attempts. Please try again later.",
 )
-SOURCE_MISSING_CODES = frozenset({"NoSuchKey", "404"})
+# A release is best effort: the lease runs out by itself.
+RELEASE_FAILURES: tuple[type[Exception], ...] = (StaleClaimError, *AWS_CALL_ERRORS)
 
 
 class Disposition(StrEnum):
@@ -71,10 +71,34 @@ class Disposition(StrEnum):
     DEFER = "defer"  # another worker holds the image: look again after its lease
 
 
+class Outcome(StrEnum):
+    """How a message ended; the value is the ``outcome`` label of
+    ``snapqueue_worker_jobs_total``, so renaming a member's value breaks dashboards."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"  # the image was rejected (or failed on its last delivery)
+    DUPLICATE = "duplicate"  # already terminal: the terminal event was sent again
+    BUSY = "busy"  # another worker holds a live lease
+    STALE = "stale"  # the lease was lost: another worker reports the outcome
+    RETRY = "retry"
+    # The last delivery failed and the message goes on to the dead-letter queue; the
+    # record was failed (or, for the second, already taken over by another worker).
+    DEAD_LETTERED = "failed_dead_letter"
+    STALE_DEAD_LETTERED = "stale_dead_letter"
+    CANCELLED = "cancelled"  # the worker stopped mid-job
+    NO_RECORD = "no_record"  # an upload key nobody issued: becomes ORPHAN once dropped
+    ORPHAN = "orphan"
+    MALFORMED = "malformed"
+    TEST_EVENT = "test_event"
+    FOREIGN_BUCKET = "foreign_bucket"
+    IGNORED_EVENT = "ignored_event"
+    IGNORED_KEY = "ignored_key"
+
+
 @dataclass(frozen=True)
 class JobResult:
     disposition: Disposition
-    outcome: str
+    outcome: Outcome
 
 
 @dataclass
@@ -96,10 +120,6 @@ LeaseHook = Callable[[str, str], None]
 def import_image_id(key: str, etag: str | None) -> str:
     """A stable imageId for an operator import: the same object always maps to one id."""
     return hashlib.sha256(f"{key}\n{etag or ''}".encode()).hexdigest()[:32]
-
-
-def result_of(disposition: Disposition, outcome: str) -> JobResult:
-    return JobResult(disposition, outcome)
 
 
 class Job:
@@ -128,16 +148,16 @@ class Job:
             events = parse_s3_event(self.message.get("Body", ""))
         except MalformedEventError as exc:
             log.warning("dropping malformed message", extra={"reason": str(exc)})
-            return result_of(Disposition.DELETE, "malformed")
+            return JobResult(Disposition.DELETE, Outcome.MALFORMED)
         if not events:
-            return result_of(Disposition.DELETE, "test_event")
+            return JobResult(Disposition.DELETE, Outcome.TEST_EVENT)
         try:
             results = [await self.handle_event(event) for event in events]
         except Exception as exc:
             # Before a claim (a throttled read, say) or while re-sending a terminal
             # event: nothing is lost by trying the whole message again.
             log.warning("message failed; will retry", exc_info=True, extra={"error": repr(exc)})
-            return result_of(Disposition.RETRY, "retry")
+            return JobResult(Disposition.RETRY, Outcome.RETRY)
         # One record per message in practice; if several, the most cautious choice wins.
         for disposition in (Disposition.RETRY, Disposition.DEFER):
             for result in results:
@@ -148,9 +168,9 @@ class Job:
     async def handle_event(self, event: S3ObjectEvent) -> JobResult:
         if event.bucket != self.settings.uploads_bucket:
             log.warning("event for another bucket", extra={"bucket": event.bucket})
-            return result_of(Disposition.DELETE, "foreign_bucket")
+            return JobResult(Disposition.DELETE, Outcome.FOREIGN_BUCKET)
         if not event.event_name.startswith("ObjectCreated"):
-            return result_of(Disposition.DELETE, "ignored_event")
+            return JobResult(Disposition.DELETE, Outcome.IGNORED_EVENT)
         image_id = image_id_from_upload_key(event.key)
         if image_id is None:
             if event.key.startswith(IMPORT_PREFIX) and not event.key.endswith("/"):
@@ -160,11 +180,11 @@ class Job:
                 return await self.drop_orphan(event, "not an issued upload key")
             else:
                 log.warning("dropping event for an unexpected key", extra={"key": event.key})
-                return result_of(Disposition.DELETE, "ignored_key")
+                return JobResult(Disposition.DELETE, Outcome.IGNORED_KEY)
         # For uploads/{imageId}, the claim itself finds out whether a record was issued.
         with bind_image_id(image_id):
             result = await self.process(image_id, event)
-        if result.outcome == "no_record":
+        if result.outcome is Outcome.NO_RECORD:
             return await self.drop_orphan(event, "no record for this upload")
         return result
 
@@ -172,18 +192,14 @@ class Job:
         """Nothing is processed that the upload-service did not issue; the object goes."""
         log.warning("dropping orphan upload", extra={"key": event.key, "reason": reason})
         await self.ctx.clients.s3.delete_object(Bucket=event.bucket, Key=event.key)
-        return result_of(Disposition.DELETE, "orphan")
+        return JobResult(Disposition.DELETE, Outcome.ORPHAN)
 
     async def ensure_import_record(self, image_id: str, event: S3ObjectEvent) -> None:
-        now = isoformat(utcnow())
-        record = ImageRecord(
-            image_id=image_id,
-            status=ImageStatus.PENDING_UPLOAD,
-            original_filename=posixpath.basename(event.key)[:255] or None,
+        record = ImageRecord.pending(
+            image_id,
+            filename=posixpath.basename(event.key)[:255] or None,
             declared_size=event.size,
             source_key=event.key,
-            upload_timestamp=now,
-            updated_at=now,
             origin="import",
         )
         try:
@@ -208,7 +224,7 @@ class Job:
             return await self.fail(image_id, ImageError(code=exc.code, message=exc.message), token)
         except StaleClaimError:
             log.warning("lease lost to another worker; result dropped")
-            return result_of(Disposition.DELETE, "stale")
+            return JobResult(Disposition.DELETE, Outcome.STALE)
         except asyncio.CancelledError:
             await self.release(image_id, token)
             raise
@@ -218,38 +234,44 @@ class Job:
             # fails the record so no user waits forever.
             log.warning(
                 "job failed; will retry",
-                exc_info=not isinstance(exc, ClientError | asyncio.TimeoutError),
+                # AWS trouble is expected now and then; anything else may be a bug.
+                exc_info=not isinstance(exc, AWS_CALL_ERRORS),
                 extra={"code": error_code(exc), "error": repr(exc), "last": self.last_delivery},
             )
             if self.last_delivery:
                 failed = await self.fail(image_id, REPEATED_FAILURE, token)
                 # Leave the message: it goes on to the dead-letter queue for an operator.
-                return result_of(Disposition.RETRY, failed.outcome + "_dead_letter")
+                outcome = (
+                    Outcome.DEAD_LETTERED
+                    if failed.outcome is Outcome.FAILED
+                    else Outcome.STALE_DEAD_LETTERED
+                )
+                return JobResult(Disposition.RETRY, outcome)
             await self.release(image_id, token)
-            return result_of(Disposition.RETRY, "retry")
+            return JobResult(Disposition.RETRY, Outcome.RETRY)
 
     async def claim_rejected(self, image_id: str, record: ImageRecord | None) -> JobResult:
         if record is None:
-            return result_of(Disposition.DELETE, "no_record")
+            return JobResult(Disposition.DELETE, Outcome.NO_RECORD)
         if record.status.is_terminal:
             # A duplicate delivery: never process again, but the client may have missed
             # the terminal event, so send it again.
             await self.notify(NotificationEvent.terminal(record), required=True)
-            return result_of(Disposition.DELETE, "duplicate")
+            return JobResult(Disposition.DELETE, Outcome.DUPLICATE)
         if self.last_delivery:
             # Someone else holds a live lease; its own delivery carries the work.
-            return result_of(Disposition.DELETE, "busy")
+            return JobResult(Disposition.DELETE, Outcome.BUSY)
         # Another worker holds it now. Look again once its lease could have run out: if
         # it died, this delivery takes over; if it finished, this one only re-notifies.
-        return result_of(Disposition.DEFER, "busy")
+        return JobResult(Disposition.DEFER, Outcome.BUSY)
 
     async def transform_and_record(
         self, image_id: str, token: str, event: S3ObjectEvent
     ) -> JobResult:
         ctx = self.ctx
         # In memory up to the spool size: writing the upload to a file and reading it
-        # back cost the event loop about 5 ms of CPU per 12 MP photo (kernel page-cache
-        # work), a fifth of the worker's I/O. Larger uploads still go to disk.
+        # back costs the event loop noticeable CPU per photo (kernel page-cache work), a
+        # large share of the worker's I/O. Larger uploads still go to disk.
         with self.source_file() as source:
             with ctx.metrics.stage("download"):
                 await self.download(event, source)
@@ -267,7 +289,7 @@ class Job:
             await ctx.store.complete(image_id, token, variants, result.metadata)
         log.info("completed", extra={"variants": sorted(variants)})
         await self.notify(NotificationEvent.completed(image_id, variants), required=True)
-        return result_of(Disposition.DELETE, "completed")
+        return JobResult(Disposition.DELETE, Outcome.COMPLETED)
 
     def source_file(self) -> IO[bytes]:
         spool = self.settings.download_spool_bytes
@@ -282,7 +304,7 @@ class Job:
         try:
             response = await self.ctx.clients.s3.get_object(Bucket=event.bucket, Key=event.key)
         except ClientError as exc:
-            if error_code(exc) in SOURCE_MISSING_CODES:
+            if error_code(exc) in MISSING_OBJECT_CODES:
                 raise PermanentImageError(
                     "source_missing", "The uploaded file is no longer available."
                 ) from exc
@@ -334,17 +356,17 @@ class Job:
             # Already terminal or taken over: whoever holds it reports the outcome.
             current = await self.ctx.store.get(image_id)
             if current is None or not current.status.is_terminal:
-                return result_of(Disposition.DELETE, "stale")
+                return JobResult(Disposition.DELETE, Outcome.STALE)
             record = current
         await self.notify(NotificationEvent.terminal(record), required=True)
-        return result_of(Disposition.DELETE, "failed")
+        return JobResult(Disposition.DELETE, Outcome.FAILED)
 
     async def release(self, image_id: str, token: str) -> None:
         """Let the next delivery claim at once instead of after the lease (best effort)."""
         try:
             async with asyncio.timeout(2):
                 await self.ctx.store.release(image_id, token)
-        except (StaleClaimError, ClientError, TimeoutError, OSError) as exc:
+        except RELEASE_FAILURES as exc:
             log.info("lease not released", extra={"error": repr(exc)})
 
     async def notify(self, event: NotificationEvent, *, required: bool = False) -> None:
@@ -353,8 +375,8 @@ class Job:
         with self.ctx.metrics.stage("notify"):
             try:
                 await self.ctx.publisher.publish(event)
-            except ClientError as exc:
-                log.warning("notify failed", extra={"code": error_code(exc)})
+            except AWS_CALL_ERRORS as exc:
+                log.warning("notify failed", extra={"code": error_code(exc), "error": repr(exc)})
                 if required:
                     raise
 
@@ -381,6 +403,3 @@ def too_large(size: int, limit: int) -> PermanentImageError:
     return PermanentImageError(
         "file_too_large", f"The file is {size:,} bytes; the limit is {limit:,} bytes."
     )
-
-
-JobRunner = Callable[[dict[str, Any]], Awaitable[JobResult]]

@@ -61,11 +61,12 @@ def thumbnail_fits(size: tuple[int, int], preset: Preset) -> bool:
     return width >= preset.width and height >= preset.height
 
 
-# libjpeg's DCT scaling is a coarse filter: decoded at 1/4 scale, a 24 MP photo needed only
-# a 1.38× LANCZOS afterwards and its resized variant came out at 44.96 dB against a
-# full-resolution LANCZOS; decoded at 1/2 (2.77× left), 52.92 dB for 57 ms more. At least
-# 1.5× is left to LANCZOS. (Pillow's thumbnail() leaves 2×, which would make a 4032 px photo
-# decode at full size for a 1024 px variant: 1/2 scale gives 2016.)
+# libjpeg's DCT scaling is a coarse filter: a photo decoded so small that LANCZOS has little
+# left to do (a 24 MP photo at 1/4 scale leaves it 1.38×) gives a resized variant clearly
+# further from a full-resolution LANCZOS than the next larger scale does, which costs only
+# a little more decoding. So at least 1.5× is left to LANCZOS. (Pillow's thumbnail() leaves
+# 2×, which would make a 4032 px photo decode at full size for a 1024 px variant: 1/2 scale
+# gives 2016.)
 MIN_RESIZE_AFTER_DRAFT = 1.5
 
 
@@ -145,7 +146,7 @@ def make_variants(
     """resized, thumbnail and grayscale, upright, from the decoded image in stored orientation.
 
     The resize runs before the rotation, so only the 1024 px result is transposed: turning
-    a rotated 24 MP photo's decoded 2832×2124 upright first cost 18 ms and 24 MB.
+    the whole decoded image upright first would cost time and a second copy of it.
     """
     resized = transforms.upright(
         transforms.resized(stored, transforms.stored_preset(settings.resized_preset, orientation)),

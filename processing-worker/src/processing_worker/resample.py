@@ -1,14 +1,16 @@
 """Pillow's LANCZOS resampling, computed the same way but vectorised.
 
-Pillow's resize spends most of the worker's time: on a 12 MP photo decoded at 1/2 scale
-(2016×1512), shrinking to 1024×768 took 45 ms of a 104 ms job, and its vertical pass is
-the slow half because it walks down the columns, one pixel and one tap at a time. The
-kernels here compute exactly what Pillow computes — the same filter, the same coefficients
-rounded to the same 22-bit fixed point, the same rounding and clipping — so their output
-is identical to Pillow's, byte for byte (the tests check it). What changes is the loop
-order: the vertical pass accumulates whole rows, which the compiler turns into SIMD
-instructions; the horizontal pass is the same vertical pass over transposed stripes. numba
-compiles them (once per process, cached on disk) and runs them without the GIL.
+Pillow's resize is the largest part of a job's CPU time, and its vertical pass is the slow
+half because it walks down the columns, one pixel and one tap at a time. These kernels
+make a whole job markedly faster end to end, which is why they are kept over Pillow's own
+resize (``bench/resample_vs_pillow.py`` measures both; the figures are in
+docs/benchmarks/resample_vs_pillow.json). They compute exactly what Pillow computes — the
+same filter, the same coefficients rounded to the same 22-bit fixed point, the same
+rounding and clipping — so their output is identical to Pillow's, byte for byte (the tests
+check it). What changes is the loop order: the vertical pass accumulates whole rows, which
+the compiler turns into SIMD instructions; the horizontal pass is the same vertical pass
+over transposed stripes. numba compiles them (once per process, cached on disk) and runs
+them without the GIL.
 
 Only ``L`` and ``RGB`` take this path; other modes (alpha is premultiplied by Pillow
 first) go through Pillow itself.
@@ -182,7 +184,7 @@ def _shape(source: Source) -> tuple[int, int, int]:
 def _rows(source: Source, top: int, bottom: int) -> UInt8Array:
     """Rows ``top:bottom`` as a C-contiguous (rows, width, channels) array. From a Pillow
     image, only this stripe is copied out: a whole-image copy would raise the job's peak
-    memory by the size of the decoded image (37 MB for a 12 MP PNG)."""
+    memory by the size of the decoded image."""
     if isinstance(source, np.ndarray):
         return source[top:bottom]
     stripe: UInt8Array = np.asarray(source.crop((0, top, source.width, bottom)))
@@ -227,8 +229,8 @@ def _resize_columns(source: Source, width: int) -> UInt8Array:
 
 def vertical_first(size: tuple[int, int], target: tuple[int, int]) -> bool:
     """The pass order: the vertical pass first whenever both sides shrink, so that the
-    horizontal one has fewer rows to filter (on the 12 MP photo, 14% less time in
-    Pillow); otherwise Pillow 13's own rule for a single ``resize`` call."""
+    horizontal one has fewer rows to filter (less work, in Pillow too); otherwise Pillow
+    13's own rule for a single ``resize`` call."""
     (width, height), (out_width, out_height) = size, target
     if out_width < width and out_height < height:
         return True
@@ -237,8 +239,8 @@ def vertical_first(size: tuple[int, int], target: tuple[int, int]) -> bool:
 
 def lanczos(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """LANCZOS to ``size``: the pixels Pillow gives, pass for pass, in the order of
-    :func:`vertical_first` (the two orders differ by rounding only: 49.90 against 49.92 dB
-    on the 12 MP benchmark photo)."""
+    :func:`vertical_first` (the two orders differ by rounding only; neither is closer to a
+    full-resolution reference)."""
     if size == image.size:
         return image.copy()
     width, height = size
