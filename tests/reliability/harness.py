@@ -3,8 +3,9 @@
 - :class:`WsPool`: WebSocket clients that register each image before its upload, reconnect
   with backoff when the notifier goes away, register their pending images again, and record
   every frame with a timestamp.
-- :func:`run_uploads`: N uploads at concurrency C through the presigned-POST path, counting
-  status codes (a 5xx is a failure, never retried silently).
+- :func:`run_uploads`: N uploads at concurrency C through the presigned-POST path with
+  snapqueue-client (``request_upload``, then ``send_file``), counting the status codes the
+  server answered (a 5xx is a failure, never retried silently).
 - :class:`Inspector`: the stack's own buckets, table and queues, read over HTTP with the real
   aiobotocore clients, for the invariant checks in :mod:`invariants`.
 
@@ -22,6 +23,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,13 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from devstack.stack import Stack
+from snapqueue_client import (
+    ApiError,
+    AsyncSnapQueue,
+    NetworkError,
+    SnapQueueError,
+    UploadTicket,
+)
 from snapqueue_core.aws import AwsClients, create_client
 from snapqueue_core.schemas import ImageRecord
 from snapqueue_core.settings import CoreSettings
@@ -299,7 +308,7 @@ class UploadOutcome:
     uploaded: float | None = None
     error: str | None = None
     retries: int = 0
-    ticket: dict[str, Any] | None = None
+    ticket: UploadTicket | None = None
 
     @property
     def ok(self) -> bool:
@@ -325,51 +334,92 @@ class UploadRun:
         return [o for o in self.outcomes if not o.ok]
 
 
+# Which upload an HTTP exchange belongs to: each upload runs in its own task, and the
+# client's requests run in the task that made them, so the transport can tell.
+_current_outcome: ContextVar[UploadOutcome | None] = ContextVar("outcome", default=None)
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The client's transport, counting every answer as ``step:status``.
+
+    It sees each request the client sends, so the counts are the server's real answers
+    (``upload-request:201``, ``s3-post:204``, a 503 included), and it records the upload's
+    own request and S3 statuses on its :class:`UploadOutcome`.
+    """
+
+    def __init__(self, statuses: Counter[str], limits: httpx.Limits) -> None:
+        self.statuses = statuses
+        self.inner = httpx.AsyncHTTPTransport(limits=limits)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        step = _step(request)
+        self.statuses[f"{step}:{response.status_code}"] += 1
+        outcome = _current_outcome.get()
+        if outcome is not None and step == "upload-request":
+            outcome.request_status = response.status_code
+        elif outcome is not None and step == "s3-post":
+            outcome.upload_status = response.status_code
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _step(request: httpx.Request) -> str:
+    if request.url.path.endswith("/upload-request"):
+        return "upload-request"
+    if request.method == "POST":
+        return "s3-post"  # the presigned POST: the only other POST the harness sends
+    return f"{request.method} {request.url.path}"
+
+
 async def upload_one(
-    http: httpx.AsyncClient,
-    api: str,
+    client: AsyncSnapQueue,
     pool: WsPool | None,
     item: UploadItem,
     run: UploadRun,
     *,
     retry_unavailable: float = 0.0,
 ) -> UploadOutcome:
-    """Presign, register, POST to S3: the browser's path. 503s are retried only if asked."""
+    """Presign, register, POST to S3: the browser's path, through snapqueue-client's two
+    steps (``request_upload``, ``send_file``). 503s are retried only if asked."""
     outcome = UploadOutcome(item, started=time.monotonic())
     run.outcomes.append(outcome)
-    body = {"filename": item.filename, "contentType": item.content_type, "size": len(item.payload)}
+    _current_outcome.set(outcome)
     give_up = time.monotonic() + retry_unavailable
     try:
         while True:
-            response = await http.post(f"{api}/upload-request", json=body)
-            run.statuses[f"upload-request:{response.status_code}"] += 1
-            outcome.request_status = response.status_code
-            if response.status_code == 503 and time.monotonic() < give_up:
-                outcome.retries += 1
-                await asyncio.sleep(0.5)
-                continue
+            try:
+                ticket = await client.request_upload(
+                    item.filename, item.content_type, len(item.payload)
+                )
+            except ApiError as exc:
+                if exc.status == 503 and time.monotonic() < give_up:
+                    outcome.retries += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                outcome.error = f"upload-request {exc.status}: {exc.body[:200]}"
+                return outcome
             break
-        if response.status_code != 201:
-            outcome.error = f"upload-request {response.status_code}: {response.text[:200]}"
-            return outcome
-        ticket = response.json()
         outcome.ticket = ticket
-        outcome.image_id = ticket["imageId"]
+        outcome.image_id = ticket.image_id
         if pool is not None:
-            await pool.register(ticket["imageId"])
-        upload = ticket["upload"]
-        s3_response = await http.post(
-            upload["url"],
-            data=upload["fields"],
-            files={"file": (item.filename, item.payload, item.content_type)},
-        )
-        run.statuses[f"s3-post:{s3_response.status_code}"] += 1
-        outcome.upload_status = s3_response.status_code
-        if s3_response.status_code >= 300:
-            outcome.error = f"S3 POST {s3_response.status_code}: {s3_response.text[:200]}"
+            await pool.register(ticket.image_id)
+        try:
+            await client.send_file(
+                ticket, item.payload, filename=item.filename, content_type=item.content_type
+            )
+        except ApiError as exc:
+            outcome.error = f"S3 POST {exc.status}: {exc.body[:200]}"
             return outcome
         outcome.uploaded = time.monotonic()
-    except (httpx.HTTPError, TimeoutError, KeyError, ValueError) as exc:
+    except NetworkError as exc:
+        # Labelled by the underlying httpx error (ReadTimeout, ConnectError...), as before.
+        cause = exc.__cause__ or exc
+        outcome.error = f"{type(cause).__name__}: {exc}"
+        run.statuses[f"client-error:{type(cause).__name__}"] += 1
+    except (SnapQueueError, TimeoutError) as exc:
         outcome.error = f"{type(exc).__name__}: {exc}"
         run.statuses[f"client-error:{type(exc).__name__}"] += 1
     return outcome
@@ -389,18 +439,21 @@ async def run_uploads(
     """Upload ``items`` at ``concurrency`` (and at most ``rate`` starts per second).
 
     Every request has ``request_timeout``; ``on_progress`` gets the number of uploads done.
+    The pool, not the client, waits for the results: it is the many-tab load the tests
+    measure.
     """
     run = UploadRun(started=time.monotonic())
     gate = asyncio.Semaphore(concurrency)
     finished = [0]  # uploads done, for ``on_progress``
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=request_timeout, limits=limits) as http:
+    transport = CountingTransport(run.statuses, limits)
+    async with AsyncSnapQueue(api, timeout=request_timeout, transport=transport) as client:
 
         async def one(index: int, item: UploadItem) -> None:
             if rate:
                 await asyncio.sleep(max(0.0, run.started + index / rate - time.monotonic()))
             async with gate:
-                await upload_one(http, api, pool, item, run, retry_unavailable=retry_unavailable)
+                await upload_one(client, pool, item, run, retry_unavailable=retry_unavailable)
             finished[0] += 1
             if on_progress is not None:
                 await on_progress(finished[0])

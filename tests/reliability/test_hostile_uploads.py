@@ -13,9 +13,8 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import httpx
-
 from devstack.stack import Stack
+from snapqueue_client import ApiError, AsyncSnapQueue, UploadTicket
 from snapqueue_core.schemas import ImageRecord
 from tests.reliability.harness import (
     ALLOWED_ORIGIN,
@@ -109,8 +108,8 @@ async def test_keys_the_service_did_not_issue_are_never_processed(stack: Stack) 
         assert await inspector.dlq_depth() == 0
 
 
-def policy_of(ticket: dict[str, object]) -> dict[str, object]:
-    fields = ticket["upload"]["fields"]  # type: ignore[index]
+def policy_of(ticket: UploadTicket) -> dict[str, object]:
+    fields = ticket.upload.fields
     raw = fields["policy"] if "policy" in fields else fields["Policy"]
     policy: dict[str, object] = json.loads(base64.b64decode(raw))
     return policy
@@ -128,39 +127,40 @@ async def test_expired_upload_request(stack: Stack) -> None:
     upload = stack.processes["upload"]
     upload.env["SNAPQUEUE_PRESIGN_EXPIRES_SECONDS"] = "1"
     upload.restart()
+    late_status = 0
     try:
         await asyncio.to_thread(upload.wait_healthy, 60)
         payload = small_jpeg(9)
-        async with httpx.AsyncClient(timeout=30) as http, Inspector(stack) as inspector:
+        async with (
+            AsyncSnapQueue(stack.url("upload"), stack.ws_url, timeout=30) as client,
+            Inspector(stack) as inspector,
+        ):
             asked = datetime.now(UTC)
-            response = await http.post(
-                f"{stack.url('upload')}/upload-request",
-                json={"filename": "late.jpg", "contentType": "image/jpeg", "size": len(payload)},
-            )
-            assert response.status_code == 201, response.text
-            ticket = response.json()
+            ticket = await client.request_upload("late.jpg", "image/jpeg", len(payload))
             expiration = datetime.fromisoformat(
                 str(policy_of(ticket)["expiration"]).replace("Z", "+00:00")
             )
             assert (expiration - asked).total_seconds() <= 3, expiration
             await asyncio.sleep(max(0.0, (expiration - datetime.now(UTC)).total_seconds() + 1.5))
-            late = await http.post(
-                ticket["upload"]["url"],
-                data=ticket["upload"]["fields"],
-                files={"file": ("late.jpg", payload, "image/jpeg")},
-            )
-            image_id = ticket["imageId"]
-            if late.status_code < 300:
+            image_id = ticket.image_id
+            refused: ApiError | None = None
+            try:
+                await client.send_file(ticket, payload, filename="late.jpg")
+            except ApiError as exc:
+                refused = exc
+            if refused is not None:
+                late_status = refused.status
+                assert refused.status == 403, refused.body
+                record = (await inspector.records([image_id]))[image_id]
+                assert status(record) == "PENDING_UPLOAD", record
+            else:
                 # The emulator took it: it must then be processed like any other upload.
+                late_status = 204
                 records = await wait_records_terminal(inspector, [image_id], within=60)
                 record = records[image_id]
                 assert status(record) == "COMPLETED", record
-            else:
-                assert late.status_code == 403, late.text
-                record = (await inspector.records([image_id]))[image_id]
-                assert status(record) == "PENDING_UPLOAD", record
     finally:
         upload.env.pop("SNAPQUEUE_PRESIGN_EXPIRES_SECONDS", None)
         upload.restart()
         await asyncio.to_thread(upload.wait_healthy, 60)
-    print(f"\n[expired upload request] S3 POST after expiry answered {late.status_code}")
+    print(f"\n[expired upload request] S3 POST after expiry answered {late_status}")

@@ -314,6 +314,10 @@ CLIENT_MODULES = (
     "websockets.sync.client",
 )
 RAW_CONNECT_CALLS = ("open_connection", "create_connection", "urlopen")
+# Names from those libraries that cannot fetch anything: exception types to catch, and
+# aiohttp's server side (the worker's health endpoint).
+HARMLESS_NAMES = ("aiohttp.ClientError",)
+HARMLESS_MODULES = ("aiohttp.web",)
 
 
 def imported_modules(tree: ast.AST) -> Iterator[tuple[int, str]]:
@@ -322,7 +326,7 @@ def imported_modules(tree: ast.AST) -> Iterator[tuple[int, str]]:
             for alias in node.names:
                 yield node.lineno, alias.name
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.lineno, node.module
+            # What a from-import brings in is its names, each judged on its own.
             for alias in node.names:
                 yield node.lineno, f"{node.module}.{alias.name}"
 
@@ -333,7 +337,8 @@ def outbound_problems(source: str, where: str) -> list[str]:
         f"{where}:{line}: imports {name}"
         for line, name in imported_modules(tree)
         if any(name == m or name.startswith(m + ".") for m in CLIENT_MODULES)
-        and not name.startswith("aiohttp.web")
+        and name not in HARMLESS_NAMES
+        and not any(name == m or name.startswith(m + ".") for m in HARMLESS_MODULES)
     ]
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
@@ -353,10 +358,12 @@ def outbound_problems(source: str, where: str) -> list[str]:
 def test_the_outbound_fetch_scan_finds_what_it_looks_for() -> None:
     hostile = (
         "import httpx\nfrom urllib.request import urlopen\nimport aiohttp\n"
+        "from aiohttp import ClientSession, ClientError\nfrom aiohttp.web import Application\n"
         "async def f(body, session):\n"
         "    urlopen(body.url)\n"
         "    session.create_client('s3', endpoint_url=body['callback'])\n"
     )
+    # httpx, urlopen (imported and called), aiohttp, ClientSession, the endpoint.
     assert len(outbound_problems(hostile, "x.py")) == 6
     benign = "from urllib.parse import urlsplit\nfrom starlette.requests import Request\n"
     assert outbound_problems(benign, "y.py") == []

@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from devstack.stack import Stack
+from snapqueue_client import AsyncSnapQueue
 from tests.reliability.harness import (
     ALLOWED_ORIGIN,
     UploadItem,
@@ -53,16 +54,13 @@ async def next_frame(ws: ClientConnection, within: float = 15) -> dict[str, Any]
 
 async def issued_ids(stack: Stack, count: int) -> list[str]:
     """Image ids the upload-service issued (records PENDING_UPLOAD, nothing uploaded)."""
-    body = {"filename": "a.jpg", "contentType": "image/jpeg", "size": 1000}
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with AsyncSnapQueue(stack.url("upload"), stack.ws_url, timeout=30) as client:
         gate = asyncio.Semaphore(10)
 
         async def one() -> str:
             async with gate:
-                response = await http.post(f"{stack.url('upload')}/upload-request", json=body)
-                assert response.status_code == 201, response.text
-                image_id: str = response.json()["imageId"]
-                return image_id
+                ticket = await client.request_upload("a.jpg", "image/jpeg", 1000)
+                return ticket.image_id
 
         return list(await asyncio.gather(*(one() for _ in range(count))))
 
