@@ -9,6 +9,9 @@ Four benchmarks, each measured against its own baseline in the same run:
 - ``notifier``: idle WebSocket connections per replica and event delivery latency;
 - ``upload``: ``POST /upload-request`` against a bare uvicorn hello-world.
 
-``--smoke`` runs each at a tiny size into a temporary directory so the suite can check
-that they keep working; the numbers of a smoke run mean nothing.
+Each returns a typed result (:mod:`bench.results`); a run writes them, with the machine and
+the code revision, to one JSON file, and docs/benchmarks.md is rendered from that file by
+``bench/templates/benchmarks.md.j2``. ``--smoke`` runs each at a tiny size into a temporary
+directory so the suite can check that they keep working; the numbers of a smoke run mean
+nothing.
 """

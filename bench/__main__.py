@@ -1,15 +1,16 @@
 """``python -m bench [--smoke] [--only transform,e2e,notifier,upload] [--out DIR]``.
 
-A full run writes docs/benchmarks.md, its plots and results.json; a run with ``--only``
-updates its own sections and keeps the others from the previous results.json. ``--smoke``
-runs everything at a tiny size into a temporary directory (or ``--out``).
+A run writes one JSON file, ``benchmarks/results.json`` (a :class:`bench.results.BenchRun`:
+machine, code revision and every benchmark's typed result), a copy of it under
+``benchmarks/runs/``, and ``benchmarks.md`` with its plots rendered from it. A run with
+``--only`` replaces its own sections and keeps the others from the previous results.json.
+``--smoke`` runs everything at a tiny size into a temporary directory (or ``--out``);
+``--report-only`` re-renders benchmarks.md from results.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import shutil
 import sys
 import tempfile
@@ -17,16 +18,20 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
-from . import machine
+from pydantic import ValidationError
+
+from . import machine, results
 from .inputs import ensure_input
 from .pipelines import Box
 from .profile import FULL, SMOKE, Profile
+from .results import BenchRun, Stamp, Targets
 
 if TYPE_CHECKING:
     from devstack.stack import Stack
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("transform", "e2e", "notifier", "upload")
 SERVICES = {
@@ -58,10 +63,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def attempt(name: str, benchmark: Callable[[], T], failures: dict[str, str]) -> T | None:
+    """Run one benchmark; a failure is recorded and the others still run."""
+    try:
+        return benchmark()
+    except Exception as exc:
+        log(f"{name} FAILED:\n{traceback.format_exc()}")
+        # The first line only: the traceback and any service logs are in this run's log.
+        lines = str(exc).strip().splitlines()
+        failures[name] = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+        return None
+
+
 def run_stack_benchmarks(
-    selected: tuple[str, ...], profile: Profile, results: dict[str, Any], workdir: Path
+    selected: tuple[str, ...], profile: Profile, run: BenchRun, workdir: Path
 ) -> None:
-    from . import e2e, notifier, upload
+    from . import notifier, upload
     from .stack_session import bench_stack
 
     services = tuple(
@@ -69,38 +86,59 @@ def run_stack_benchmarks(
     )
     if not services:
         return
-    spec = next(s for s in profile.inputs if s.name == profile.e2e_input)
-    box = Box(profile.resized_box, profile.thumbnail_side)
-    benchmarks: dict[str, Callable[[Stack], dict[str, Any]]] = {
-        "upload": lambda stack: upload.run(stack, profile, log),
-        "e2e": lambda stack: e2e.run(
-            stack,
-            ensure_input(spec),
-            profile.e2e_levels,
-            profile.e2e_uploads_per_level,
-            box,
-            log,
-            profile.e2e_pinned_tabs,
-            profile.e2e_pinned_rounds,
-        ),
-        "notifier": lambda stack: notifier.run(stack, profile, log),
-    }
+    stamp = Stamp.of(run.machine)
     log(f"starting the embedded stack: emulator, {', '.join(services)}")
     with bench_stack(services, workdir) as stack:
-        # Quick ones first; the notifier's 10k sockets last.
-        for name, benchmark in benchmarks.items():
-            if name in selected:
-                attempt(name, functools.partial(benchmark, stack), results)
+        # Quick ones first; the notifier's many sockets last.
+        if "upload" in selected:
+            run.upload = attempt(
+                "upload", lambda: upload.run(stack, profile, stamp, log), run.failures
+            )
+        if "e2e" in selected:
+            run.e2e = attempt("e2e", lambda: _e2e(stack, profile, stamp), run.failures)
+        if "notifier" in selected:
+            run.notifier = attempt(
+                "notifier", lambda: notifier.run(stack, profile, stamp, log), run.failures
+            )
 
 
-def attempt(name: str, benchmark: Callable[[], dict[str, Any]], results: dict[str, Any]) -> None:
-    """Run one benchmark; a failure is recorded and the others still run."""
+def _e2e(stack: Stack, profile: Profile, stamp: Stamp) -> results.E2EResult:
+    from . import e2e
+
+    spec = next(s for s in profile.inputs if s.name == profile.e2e_input)
+    return e2e.run(
+        stack,
+        ensure_input(spec),
+        spec.label,
+        profile.e2e_levels,
+        profile.e2e_uploads_per_level,
+        Box(profile.resized_box, profile.thumbnail_side),
+        stamp,
+        log,
+        profile.e2e_pinned_tabs,
+        profile.e2e_pinned_rounds,
+    )
+
+
+def previous_run(path: Path) -> BenchRun | None:
+    """The last run's results, if this code can read them."""
+    if not path.exists():
+        return None
     try:
-        results[name] = benchmark()
-    except Exception as exc:
-        log(f"{name} FAILED:\n{traceback.format_exc()}")
-        results.pop(name, None)
-        results.setdefault("failures", {})[name] = repr(exc)
+        return results.load(path)
+    except ValidationError as exc:
+        log(f"{path} is not a results file of this version, not kept ({exc.error_count()} errors)")
+        return None
+
+
+def write_outputs(run: BenchRun, out_dir: Path) -> Path:
+    from . import report  # matplotlib and jinja2: imported only when needed
+
+    data = out_dir / "benchmarks"
+    results.save(run, data / "results.json")
+    stamp = run.machine.date.replace(" UTC", "").replace(" ", "T").replace(":", "")
+    results.save(run, data / "runs" / f"{stamp}-{run.machine.git_revision[:10]}.json")
+    return report.write(run, out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,44 +152,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         from . import report
 
-        previous = json.loads(results_path.read_text())
-        report.write(previous, out_dir, profile.key_input, previous["smoke"])
+        report.write(results.load(results_path), out_dir)
         return 0
-    results: dict[str, Any] = {}
-    if results_path.exists() and set(args.only) != set(BENCHMARKS):
-        results = json.loads(results_path.read_text())
-    results.pop("failures", None)
-    results["machine"] = machine.describe()
-    results["smoke"] = profile.smoke
-    loads: dict[str, list[float]] = {"start": machine.load_average()}
+    previous = previous_run(results_path) if set(args.only) != set(BENCHMARKS) else None
+    run = BenchRun(
+        smoke=profile.smoke,
+        machine=machine.describe(),
+        targets=Targets(key_input=profile.key_input),
+        seconds=0.0,
+        load={"start": machine.load_average()},
+    )
+    if previous is not None and previous.smoke == run.smoke:
+        kept = [name for name in BENCHMARKS if name not in args.only]
+        run = run.model_copy(update={name: getattr(previous, name) for name in kept})
     started = time.perf_counter()
 
     if "transform" in args.only:
         from . import transform
 
-        attempt("transform", lambda: transform.run(profile, log), results)
-        loads["end of transform"] = machine.load_average()
+        run.transform = attempt(
+            "transform", lambda: transform.run(profile, Stamp.of(run.machine), log), run.failures
+        )
+        run.load["end of transform"] = machine.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    run_stack_benchmarks(args.only, profile, results, workdir)
-    if results.get("failures"):
+    run_stack_benchmarks(args.only, profile, run, workdir)
+    if run.failures:
         log(f"service logs kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    for name in args.only:
-        if name in results:
-            results[name]["measured_at"] = results["machine"]["date"]
-    loads["end"] = machine.load_average()
-    results["load"] = loads
-    results["seconds"] = time.perf_counter() - started
-
-    results_path.parent.mkdir(parents=True, exist_ok=True)
-    # Insertion order, so a re-render from this file reads like the run that wrote it.
-    results_path.write_text(json.dumps(results, indent=1))
-    from . import report  # matplotlib: imported only when needed
-
-    path = report.write(results, out_dir, profile.key_input, profile.smoke)
-    log(f"wrote {path} in {results['seconds']:.0f} s")
-    return 1 if results.get("failures") else 0
+    run.load["end"] = machine.load_average()
+    run.seconds = time.perf_counter() - started
+    path = write_outputs(run, out_dir)
+    log(f"wrote {path} and {results_path} in {run.seconds:.0f} s")
+    return 1 if run.failures else 0
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
-"""What the numbers were measured on: CPU, memory, load and library versions."""
+"""What the numbers were measured on: code revision, CPU, memory, load and library versions."""
 
 from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from pathlib import Path
 
 import psutil
 from PIL import features
+
+from .results import Machine
+
+ROOT = Path(__file__).resolve().parent.parent
+# Libraries whose versions can move a figure, beyond Pillow and libjpeg.
+LIBRARIES = ("pyvips", "numpy", "numba", "moto", "websockets", "uvicorn", "fastapi", "httpx")
 
 
 def _cpu_model() -> str:
@@ -20,7 +27,7 @@ def _cpu_model() -> str:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
     except OSError:
-        pass
+        return platform.processor() or "unknown"
     return platform.processor() or "unknown"
 
 
@@ -40,28 +47,45 @@ def _libvips() -> str:
         return "not available"
 
 
-def describe() -> dict[str, Any]:
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": sys.version.split()[0],
-        "pillow": _version("pillow"),
-        "libjpeg": f"libjpeg-turbo {features.version('libjpeg_turbo')}"
+def _git(*args: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip()
+
+
+def revision() -> tuple[str, bool | None]:
+    """``git rev-parse HEAD`` and whether tracked files differ from it."""
+    head = _git("rev-parse", "HEAD")
+    if head is None:
+        return "unknown", None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return head, None if status is None else bool(status)
+
+
+def describe() -> Machine:
+    head, dirty = revision()
+    libjpeg = (
+        f"libjpeg-turbo {features.version('libjpeg_turbo')}"
         if features.check_feature("libjpeg_turbo")
-        else str(features.version("jpg")),
-        "pyvips": _version("pyvips"),
-        "libvips": _libvips(),
-        "numpy": _version("numpy"),
-        "numba": _version("numba"),
-        "moto": _version("moto"),
-        "websockets": _version("websockets"),
-        "uvicorn": _version("uvicorn"),
-        "fastapi": _version("fastapi"),
-        "httpx": _version("httpx"),
-    }
+        else str(features.version("jpg"))
+    )
+    return Machine(
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        git_revision=head,
+        git_dirty=dirty,
+        cpu=_cpu_model(),
+        cores=os.cpu_count() or 1,
+        ram_gib=round(psutil.virtual_memory().total / 2**30, 1),
+        os=f"{platform.system()} {platform.release()}",
+        python=sys.version.split()[0],
+        pillow=_version("pillow"),
+        libjpeg=libjpeg,
+        libraries={**{name: _version(name) for name in LIBRARIES}, "libvips": _libvips()},
+    )
 
 
 def load_average() -> list[float]:

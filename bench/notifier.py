@@ -29,20 +29,18 @@ from snapqueue_core.schemas import (
     ImageRecord,
     ImageStatus,
     NotificationEvent,
-    isoformat,
-    upload_key,
-    utcnow,
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
 from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .notifier_churn import churn_pauses
 from .profile import Profile
+from .results import DeliveryLatency, IdleLevel, NotifierResult, Stamp
 from .stack_session import stack_settings
 from .stats import summary_ms
 
 
-def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[dict[str, Any]]:
+def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[IdleLevel]:
     pid = stack.processes["notifier"].pid
     allow_many_sockets(pid)
     time.sleep(SETTLE_SECONDS)
@@ -57,13 +55,12 @@ def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[di
             time.sleep(SETTLE_SECONDS)
             rss = rss_bytes(pid)
             rows.append(
-                {
-                    "connections": level,
-                    "rss_bytes": rss,
-                    "baseline_bytes": baseline,
-                    "per_connection_bytes": (rss - baseline) / level,
-                    "open_seconds": opened_in,
-                }
+                IdleLevel(
+                    connections=level,
+                    rss_bytes=rss,
+                    baseline_bytes=baseline,
+                    open_seconds=opened_in,
+                )
             )
             log(
                 f"notifier: {level} idle connections, RSS {rss / 2**20:.0f} MiB "
@@ -75,7 +72,12 @@ def idle_connections(stack: Stack, levels: tuple[int, ...], log: Any) -> list[di
 
 
 class LatencyClient:
-    """One browser tab waiting for one image; records when each progress frame lands."""
+    """One socket registered for one image; records when each progress frame lands.
+
+    A raw socket, not :class:`snapqueue_client.AsyncSnapQueue`: the publisher sends the
+    same PROCESSING event over and over, and the client's ``watch`` rightly passes each
+    status on once; here every frame is a sample.
+    """
 
     def __init__(self, image_id: str, socket: ClientConnection) -> None:
         self.image_id = image_id
@@ -102,20 +104,11 @@ class LatencyClient:
 
 async def _create_images(images: ImageStore, count: int) -> list[str]:
     ids = [uuid.uuid4().hex for _ in range(count)]
-    now = isoformat(utcnow())
     gate = asyncio.Semaphore(16)
 
     async def create(image_id: str) -> None:
         async with gate:
-            await images.create(
-                ImageRecord(
-                    image_id=image_id,
-                    status=ImageStatus.PENDING_UPLOAD,
-                    source_key=upload_key(image_id),
-                    upload_timestamp=now,
-                    updated_at=now,
-                )
-            )
+            await images.create(ImageRecord.pending(image_id))
 
     await asyncio.gather(*(create(image_id) for image_id in ids))
     return ids
@@ -160,17 +153,17 @@ async def _close_tabs(tabs: list[LatencyClient], listeners: list[asyncio.Task[No
 
 
 def _latency_result(
-    rate: int, clients: int, sent: int, seconds: float, latencies: list[float], note: str
-) -> dict[str, Any]:
-    return {
-        "rate": rate,
-        "clients": clients,
-        "sent": sent,
-        "delivered": len(latencies),
-        "achieved_rate": sent / seconds,
-        "latency_ms": summary_ms(latencies),
-        "note": note,
-    }
+    rate: int, clients: int, sent: int, seconds: float, latencies: list[float], warmup: float
+) -> DeliveryLatency:
+    return DeliveryLatency(
+        rate=rate,
+        clients=clients,
+        sent=sent,
+        delivered=len(latencies),
+        seconds=seconds,
+        latency_ms=summary_ms(latencies),
+        warmup_seconds=warmup,
+    )
 
 
 async def _publish_at_rate(
@@ -201,7 +194,7 @@ async def _publish_at_rate(
     return sent, total, seconds_taken
 
 
-async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, Any]:
+async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> DeliveryLatency:
     """The whole path: SQS (the emulator) → the replica's consumer → sockets."""
     settings = stack_settings()
     rate, seconds = profile.notifier_event_rate, profile.notifier_event_seconds
@@ -233,14 +226,11 @@ async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> dict[str
         total,
         seconds_taken,
         latencies,
-        "Includes the emulator's SQS (batched sends, long-poll receive, batched delete), "
-        "moto in Python on the same two cores as the notifier and these clients; the "
-        "notifier-alone figure above is the replica's own share. Measured after a "
-        f"warm-up of {seconds / 5:g} s at the same rate.",
+        seconds / 5,
     )
 
 
-async def direct_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, Any]:
+async def direct_latency(stack: Stack, profile: Profile, log: Any) -> DeliveryLatency:
     """The replica's own delivery path at the full rate, fed by ``bench.notifier_direct``."""
     settings = stack_settings()
     rate, seconds = profile.notifier_event_rate, profile.notifier_event_seconds
@@ -287,28 +277,33 @@ async def direct_latency(stack: Stack, profile: Profile, log: Any) -> dict[str, 
         total,
         answer["seconds"],
         latencies,
-        "A real replica (server, registry, registration through DynamoDB) whose own "
-        "EventDispatcher is fed in-process: everything but the SQS hop.",
+        0.0,
     )
 
 
-def run(stack: Stack, profile: Profile, log: Any = print) -> dict[str, Any]:
+def run(stack: Stack, profile: Profile, measured: Stamp, log: Any = print) -> NotifierResult:
     idle = idle_connections(stack, profile.notifier_connections, log)
-    results: dict[str, Any] = {"idle": idle}
-    # The clients stamp each frame in this process: its own full collections (80 to 180
-    # ms over what the earlier benchmarks left here) would count as delivery latency.
+    latencies: dict[str, DeliveryLatency] = {}
+    # The clients stamp each frame in this process: its own full collections (over all
+    # that the earlier benchmarks left here) would count as delivery latency.
     gc.collect()
     gc.freeze()
     try:
-        for key, measure in (("direct", direct_latency), ("latency", emulator_latency)):
+        for key, measure in (("direct", direct_latency), ("via SQS", emulator_latency)):
             result = asyncio.run(measure(stack, profile, log))
             log(
-                f"notifier: {key}: {result['delivered']}/{result['sent']} events, "
-                f"p99 {result['latency_ms']['p99']:.1f} ms"
+                f"notifier: {key}: {result.delivered}/{result.sent} events, "
+                f"p99 {result.latency_ms.p99:.1f} ms"
             )
-            results[key] = result
+            latencies[key] = result
         # Last: it restarts the replica twice.
-        results["churn"] = churn_pauses(stack, profile, log)
+        churn = churn_pauses(stack, profile, log)
     finally:
         gc.unfreeze()
-    return results
+    return NotifierResult(
+        measured=measured,
+        idle=idle,
+        direct=latencies["direct"],
+        via_sqs=latencies["via SQS"],
+        churn=churn,
+    )

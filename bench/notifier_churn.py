@@ -19,12 +19,15 @@ from devstack.stack import Stack
 
 from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .profile import Profile
-from .stats import percentile, summary_ms
+from .results import ChurnRow
+from .stats import summary_ms
 
 FREEZE_SETTING = "SNAPQUEUE_HEAP_FREEZE_INTERVAL_SECONDS"
 VARIANTS = (("no freezing", "0"), ("freezing (default)", None))
 PROBES = 20
 PING_EVERY_SECONDS = 0.1
+# A round trip this long is a pause a browser would notice.
+SLOW_PING_SECONDS = 0.1
 # Churned connections kept open for a while before they close, like short-lived tabs.
 CHURN_KEPT = 200
 
@@ -68,7 +71,7 @@ async def _measure(url: str, rate: int, seconds: float) -> tuple[list[float], in
     return rtts, opened
 
 
-def churn_pauses(stack: Stack, profile: Profile, log: Any) -> list[dict[str, Any]]:
+def churn_pauses(stack: Stack, profile: Profile, log: Any) -> list[ChurnRow]:
     notifier = stack.processes["notifier"]
     default_env = dict(notifier.env)
     rows = []
@@ -95,25 +98,25 @@ def churn_pauses(stack: Stack, profile: Profile, log: Any) -> list[dict[str, Any
                 rss_after = rss_bytes(notifier.pid)
             finally:
                 holders.close()
-            summary = summary_ms(rtts)
-            row = {
-                "variant": label,
-                "freeze_interval": interval,
-                "idle": profile.notifier_churn_idle,
-                "churn_rate": profile.notifier_churn_rate,
-                "seconds": profile.notifier_churn_seconds,
-                "churned": opened,
-                "probes": PROBES,
-                "ping_every_s": PING_EVERY_SECONDS,
-                "pings": len(rtts),
-                "rtt_ms": {**summary, "p999": percentile([rtt * 1000 for rtt in rtts], 99.9)},
-                "pings_over_100ms": sum(rtt > 0.1 for rtt in rtts),
-                "rss_before_bytes": rss_before,
-                "rss_after_bytes": rss_after,
-            }
+            row = ChurnRow(
+                variant=label,
+                freeze_interval=interval,
+                idle=profile.notifier_churn_idle,
+                churn_rate=profile.notifier_churn_rate,
+                seconds=profile.notifier_churn_seconds,
+                churned=opened,
+                probes=PROBES,
+                ping_every_s=PING_EVERY_SECONDS,
+                pings=len(rtts),
+                rtt_ms=summary_ms(rtts, p999=True),
+                slow_ping_ms=1000 * SLOW_PING_SECONDS,
+                slow_pings=sum(rtt > SLOW_PING_SECONDS for rtt in rtts),
+                rss_before_bytes=rss_before,
+                rss_after_bytes=rss_after,
+            )
             log(
-                f"notifier churn, {label}: ping p99 {summary['p99']:.1f} ms, "
-                f"max {summary['max']:.1f} ms, {row['pings_over_100ms']} of {len(rtts)} over 100 ms"
+                f"notifier churn, {label}: ping p99 {row.rtt_ms.p99:.1f} ms, "
+                f"max {row.rtt_ms.max:.1f} ms, {row.slow_pings} of {len(rtts)} slow"
             )
             rows.append(row)
     finally:

@@ -21,11 +21,11 @@ import psutil
 from PIL import Image, ImageOps
 
 from .inputs import CACHE, ensure_input
-from .pipelines import COMPARED, fit_size
+from .pipelines import COMPARED, JPEG_QUALITY, TIMED, Box, fit_size
 from .profile import InputSpec, Profile
+from .results import PipelineTimes, Stamp, TransformInput, TransformResult
 from .stats import median
 
-TIMED = (*COMPARED, "split", "floor", "full_decode")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,17 +72,25 @@ def psnr(candidate: np.ndarray, ref: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
+# The RSS children warm each pipeline on a tiny image, made for a box smaller still: the
+# image is then resized too, so every step (the resize kernels included) has run once,
+# and the warm-up leaves next to no memory behind to flatter the measured run.
+WARMUP_SIZE = (64, 48)
+WARMUP_BOX = Box(resized=16, thumbnail=8)
+
+
 def _warmup_input(spec: InputSpec) -> Path:
-    """A tiny file of the same format, to warm a pipeline before its RSS is measured."""
+    """A plain image of the same format, to warm a pipeline before its RSS is measured."""
     extension = spec.filename.rsplit(".", 1)[1]
-    path = CACHE / f"warmup-{spec.format.lower()}-o{spec.orientation}.{extension}"
+    width, height = WARMUP_SIZE
+    path = CACHE / f"warmup-{spec.format.lower()}-{width}x{height}.{extension}"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (64, 48), (120, 130, 140)).save(path, spec.format)
+        Image.new("RGB", WARMUP_SIZE, (120, 130, 140)).save(path, spec.format)
     return path
 
 
-def bench_input(spec: InputSpec, profile: Profile, cpu: int) -> dict[str, Any]:
+def bench_input(spec: InputSpec, profile: Profile, cpu: int) -> TransformInput:
     path = ensure_input(spec)
     box = {"resized": profile.resized_box, "thumbnail": profile.thumbnail_side}
     with tempfile.TemporaryDirectory(prefix="bench-pixels-") as pixels_dir:
@@ -116,43 +124,44 @@ def bench_input(spec: InputSpec, profile: Profile, cpu: int) -> dict[str, Any]:
                 "input": str(path),
                 "pipeline": name,
                 "warmup_input": str(_warmup_input(spec)),
+                "warmup_box": {"resized": WARMUP_BOX.resized, "thumbnail": WARMUP_BOX.thumbnail},
             }
         )
-        rss[name] = result["increase"]
-    medians = {name: median(times) for name, times in timing["times"].items()}
+        rss[name] = int(result["increase"])
     stages = {
         stage: median([run[stage] for run in timing["stages"]]) for stage in timing["stages"][0]
     }
     with Image.open(path) as image:
         width, height = image.size
-    megapixels = width * height / 1e6
-    return {
-        "input": spec.name,
-        "label": spec.label,
-        "width": width,
-        "height": height,
-        "megapixels": megapixels,
-        "bytes": path.stat().st_size,
-        "output_size": list(fit_size((width, height), profile.resized_box)),
-        "runs": profile.transform_runs,
-        "median_s": medians,
-        "all_s": timing["times"],
-        "mp_per_s": {name: megapixels / seconds for name, seconds in medians.items()},
-        "stages_s": stages,
-        "psnr_db": quality,
-        "rss_increase_bytes": rss,
-    }
+    return TransformInput(
+        input=spec.name,
+        label=spec.label,
+        width=width,
+        height=height,
+        bytes=path.stat().st_size,
+        output_size=fit_size((width, height), profile.resized_box),
+        runs=profile.transform_runs,
+        times={name: PipelineTimes(runs_s=runs) for name, runs in timing["times"].items()},
+        psnr_db=quality,
+        rss_increase_bytes=rss,
+        stages_s=stages,
+    )
 
 
-def run(profile: Profile, log: Any = print) -> dict[str, Any]:
+def run(profile: Profile, measured: Stamp, log: Any = print) -> TransformResult:
     cpu = pick_cpu()
     log(f"transform: pinned to CPU {cpu}, {profile.transform_runs} runs per pipeline")
-    results = []
+    inputs = []
     for spec in profile.inputs:
         log(f"transform: {spec.label}")
-        results.append(bench_input(spec, profile, cpu))
-    return {
-        "cpu": cpu,
-        "box": {"resized": profile.resized_box, "thumbnail": profile.thumbnail_side},
-        "inputs": results,
-    }
+        inputs.append(bench_input(spec, profile, cpu))
+    return TransformResult(
+        measured=measured,
+        cpu=cpu,
+        resized_box=profile.resized_box,
+        thumbnail_side=profile.thumbnail_side,
+        jpeg_quality=JPEG_QUALITY,
+        rss_warmup_size=WARMUP_SIZE,
+        rss_warmup_box=WARMUP_BOX.resized,
+        inputs=inputs,
+    )

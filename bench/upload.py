@@ -3,7 +3,9 @@
 The real service (which writes a DynamoDB record on the emulator and signs a POST
 policy per request) runs next to two ceilings started here with the same uvicorn
 settings: a FastAPI app with the same models and no AWS call, and a bare ASGI app. Each
-target gets the same closed-loop load for the same time, one after the other.
+target gets the same closed-loop load for the same time, one after the other. The load is
+:meth:`snapqueue_client.AsyncSnapQueue.request_upload`, the call a browser's upload starts
+with, so the client's own parsing is part of what each request costs the load generator.
 """
 
 from __future__ import annotations
@@ -17,21 +19,27 @@ from typing import Any
 import httpx
 
 from devstack.stack import ROOT, Stack, free_port
+from snapqueue_client import AsyncSnapQueue, SnapQueueError, __version__
 
 from .profile import Profile
+from .results import Stamp, UploadResult, UploadTarget
 from .stats import summary_ms
 
-BODY = {"filename": "holiday.jpg", "contentType": "image/jpeg", "size": 482113}
+FILENAME, CONTENT_TYPE, SIZE = "holiday.jpg", "image/jpeg", 482113
+CLIENT = f"`snapqueue_client.AsyncSnapQueue.request_upload` (snapqueue-client {__version__})"
 
 
-async def load(url: str, clients: int, seconds: float) -> dict[str, Any]:
+async def load(api_url: str, clients: int, seconds: float) -> UploadTarget:
     """Closed loop: each client sends its next request as soon as the last one answers."""
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    async with AsyncSnapQueue(api_url, timeout=30.0, transport=transport) as client:
         # One untimed request per connection, so handshakes are not measured.
-        await asyncio.gather(*(client.post(url, json=BODY) for _ in range(clients)))
+        await asyncio.gather(
+            *(client.request_upload(FILENAME, CONTENT_TYPE, SIZE) for _ in range(clients))
+        )
         start = time.perf_counter()
         stop_at = start + seconds
 
@@ -39,21 +47,21 @@ async def load(url: str, clients: int, seconds: float) -> dict[str, Any]:
             nonlocal errors
             while time.perf_counter() < stop_at:
                 began = time.perf_counter()
-                response = await client.post(url, json=BODY)
-                if response.status_code == 201:
-                    latencies.append(time.perf_counter() - began)
-                else:
+                try:
+                    await client.request_upload(FILENAME, CONTENT_TYPE, SIZE)
+                except SnapQueueError:
                     errors += 1
+                else:
+                    latencies.append(time.perf_counter() - began)
 
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - start
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "seconds": elapsed,
-        "rps": len(latencies) / elapsed,
-        "latency_ms": summary_ms(latencies),
-    }
+    return UploadTarget(
+        requests=len(latencies),
+        errors=errors,
+        seconds=elapsed,
+        latency_ms=summary_ms(latencies),
+    )
 
 
 def _start_hello(kind: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -79,25 +87,30 @@ def _start_hello(kind: str) -> tuple[subprocess.Popen[bytes], str]:
     raise TimeoutError(f"hello app ({kind}) did not start")
 
 
-def run(stack: Stack, profile: Profile, log: Any = print) -> dict[str, Any]:
+def run(stack: Stack, profile: Profile, measured: Stamp, log: Any = print) -> UploadResult:
     clients, seconds = profile.upload_clients, profile.upload_seconds
-    results: dict[str, Any] = {"clients": clients, "seconds": seconds, "targets": {}}
-    targets = [("upload-service", None), ("fastapi-hello", "fastapi"), ("asgi-hello", "asgi")]
-    for name, kind in targets:
+    targets: dict[str, UploadTarget] = {}
+    for name, kind in (
+        ("upload-service", None),
+        ("fastapi-hello", "fastapi"),
+        ("asgi-hello", "asgi"),
+    ):
         proc = None
         if kind is None:
             base = stack.url("upload")
         else:
             proc, base = _start_hello(kind)
         try:
-            result = asyncio.run(load(base + "/upload-request", clients, seconds))
+            result = asyncio.run(load(base, clients, seconds))
         finally:
             if proc is not None:
                 proc.terminate()
                 proc.wait(timeout=30)
-        results["targets"][name] = result
+        targets[name] = result
         log(
-            f"upload: {name}: {result['rps']:.0f} req/s, "
-            f"p99 {result['latency_ms']['p99']:.1f} ms, {result['errors']} errors"
+            f"upload: {name}: {result.rps:.0f} req/s, "
+            f"p99 {result.latency_ms.p99:.1f} ms, {result.errors} errors"
         )
-    return results
+    return UploadResult(
+        measured=measured, client=CLIENT, clients=clients, seconds=seconds, targets=targets
+    )
