@@ -254,4 +254,3 @@ class Stack:
         for name in reversed(list(self.processes)):
             codes[name] = self.processes[name].stop()
         return codes
-

@@ -23,7 +23,7 @@ from image_replay import ROOT, Stage, image_root, runtime_env, stages, under
 
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.resources import bootstrap, declare
-from snapqueue_core.schemas import ImageRecord, ImageStatus, isoformat, upload_key, utcnow
+from snapqueue_core.schemas import ImageRecord, ImageStatus
 from snapqueue_core.settings import CoreSettings
 from snapqueue_core.store import ClaimRejectedError, ImageStore
 
@@ -118,28 +118,13 @@ async def image_store(
     return ImageStore(clients.dynamodb, settings)
 
 
-def pending_record() -> ImageRecord:
-    image_id = uuid.uuid4().hex
-    now = isoformat(utcnow())
-    return ImageRecord(
-        image_id=image_id,
-        status=ImageStatus.PENDING_UPLOAD,
-        original_filename="race.jpg",
-        content_type="image/jpeg",
-        declared_size=1,
-        source_key=upload_key(image_id),
-        upload_timestamp=now,
-        updated_at=now,
-    )
-
-
 async def test_only_one_of_concurrent_claims_wins_on_the_image_emulator(
     image_store: ImageStore,
 ) -> None:
     # Stock moto lets two of these claims through now and then; forty rounds make a
     # non-atomic emulator show itself.
     for round_ in range(ROUNDS):
-        record = pending_record()
+        record = ImageRecord.pending(uuid.uuid4().hex, filename="race.jpg")
         await image_store.create(record)
         results = await asyncio.gather(
             *(
