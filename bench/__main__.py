@@ -1,4 +1,4 @@
-"""``python -m bench [--smoke] [--only transform,e2e,notifier,upload] [--out DIR]``.
+"""``python -m bench [--smoke] [--only transform,e2e,notifier,upload,emulator] [--out DIR]``.
 
 A run writes one JSON file, ``benchmarks/results.json`` (a :class:`bench.results.BenchRun`:
 machine, code revision and every benchmark's typed result), a copy of it under
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("transform", "e2e", "notifier", "upload")
+BENCHMARKS = ("transform", "e2e", "notifier", "upload", "emulator")
 SERVICES = {
     "e2e": ("upload", "notifier", "worker"),
     "notifier": ("notifier",),
@@ -174,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             "transform", lambda: transform.run(profile, Stamp.of(run.machine), log), run.failures
         )
         run.load["end of transform"] = machine.load_average()
+    if "emulator" in args.only:
+        from . import emulator_sqs
+
+        run.emulator = attempt(
+            "emulator",
+            lambda: emulator_sqs.run(profile, Stamp.of(run.machine), log),
+            run.failures,
+        )
     workdir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     run_stack_benchmarks(args.only, profile, run, workdir)
     if run.failures:

@@ -56,6 +56,9 @@ class Profile:
     # upload-service: concurrent clients and duration per target.
     upload_clients: int
     upload_seconds: float
+    # The emulator's SQS shortcut: messages already queued, and timed calls per backlog.
+    emulator_backlogs: tuple[int, ...]
+    emulator_calls: int
 
     @property
     def key_input(self) -> str:
@@ -88,6 +91,8 @@ FULL = Profile(
     notifier_churn_seconds=60.0,
     upload_clients=32,
     upload_seconds=10.0,
+    emulator_backlogs=(0, 1000, 3000),
+    emulator_calls=100,
 )
 
 SMOKE = Profile(
@@ -113,4 +118,6 @@ SMOKE = Profile(
     notifier_churn_seconds=1.5,
     upload_clients=4,
     upload_seconds=1.0,
+    emulator_backlogs=(0, 50),
+    emulator_calls=5,
 )

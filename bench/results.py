@@ -447,6 +447,31 @@ class UploadResult(Model):
 
 
 # ---------------------------------------------------------------------------
+# the emulator's one remaining moto patch (devstack.emulator.read_queue_flags_directly)
+
+
+class EmulatorRow(Model):
+    backlog: int
+    # By variant: "shortcut" (the emulator as shipped) and "moto" (--no-sqs-shortcut).
+    send_ms: dict[str, Summary]
+    receive_ms: dict[str, Summary]
+
+    def send_ratio(self) -> float:
+        """How many times longer moto's own SendMessage takes at this backlog."""
+        return self.send_ms["moto"].p50 / self.send_ms["shortcut"].p50
+
+    def receive_ratio(self) -> float:
+        return self.receive_ms["moto"].p50 / self.receive_ms["shortcut"].p50
+
+
+class EmulatorResult(Model):
+    measured: Stamp
+    moto: str
+    calls: int
+    rows: list[EmulatorRow]
+
+
+# ---------------------------------------------------------------------------
 # the run
 
 
@@ -475,12 +500,13 @@ class BenchRun(Model):
     e2e: E2EResult | None = None
     notifier: NotifierResult | None = None
     upload: UploadResult | None = None
+    emulator: EmulatorResult | None = None
 
     @property
     def measured(self) -> dict[str, Stamp]:
         """Each section's stamp, by benchmark name."""
-        sections = (self.transform, self.e2e, self.notifier, self.upload)
-        names = ("transform", "e2e", "notifier", "upload")
+        sections = (self.transform, self.e2e, self.notifier, self.upload, self.emulator)
+        names = ("transform", "e2e", "notifier", "upload", "emulator")
         return {n: s.measured for n, s in zip(names, sections, strict=True) if s is not None}
 
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import functools
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -164,8 +165,23 @@ class EmulatorServer:
     concurrent long polls and sends rather than for the stack's few clients.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, threads: int = 256) -> None:
-        read_queue_flags_directly()
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 256,
+        *,
+        sqs_shortcut: bool = True,
+    ) -> None:
+        # Cognito ids derived from the pool's name and settings, not random: every run of
+        # the bootstrap yields the ids .env.embedded and the compose files already name.
+        # (moto's documented switches, read whenever a pool or client is created.)
+        os.environ.setdefault("MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY", "HASH")
+        os.environ.setdefault("MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY", "HASH")
+        # Off only to measure what it buys (bench/emulator_sqs.py); it patches moto
+        # process-wide, so a process has it or not.
+        if sqs_shortcut:
+            read_queue_flags_directly()
         app = AtomicDynamoDB(MemoizedDispatcher(create_backend_app))
         # Idle keep-alive connections are closed after ``timeout`` seconds: longer than
         # aiohttp keeps an idle connection (15 s), so the client always closes first and
@@ -232,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-bootstrap", action="store_true")
     parser.add_argument(
+        "--no-sqs-shortcut",
+        action="store_true",
+        help="serve SQS exactly as moto does (to measure what read_queue_flags_directly buys)",
+    )
+    parser.add_argument(
         "--linger",
         type=float,
         default=3.0,
@@ -240,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    server = EmulatorServer(args.host, args.port)
+    server = EmulatorServer(args.host, args.port, sqs_shortcut=not args.no_sqs_shortcut)
     server.start()
     url = server.url
     os.environ.setdefault("AWS_ENDPOINT_URL", url)
@@ -255,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_bootstrap:
         settings = CoreSettings.from_env()
         configure_logging("emulator", settings.log_level)
-        asyncio.run(run_bootstrap(settings, wait_seconds=10))
+        summary = asyncio.run(run_bootstrap(settings, wait_seconds=10))
+        # devstack.stack reads the user pool's ids from this line.
+        print(f"bootstrap {json.dumps(summary)}", flush=True)
     # moto's modules and backends: full collections walked them all, stopping every
     # request for 60 to 200 ms.
     freeze_startup_heap()
