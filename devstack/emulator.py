@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         # devstack.stack reads the user pool's ids from this line.
         print(f"bootstrap {json.dumps(summary)}", flush=True)
     # moto's modules and backends: full collections walked them all, stopping every
-    # request for 60 to 200 ms.
+    # request while they ran.
     freeze_startup_heap()
     print(f"ready {url}", flush=True)
     stop.wait()
