@@ -14,15 +14,23 @@ async def test_bootstrap_is_idempotent_and_complete(resources_factory: Any) -> N
     # A second and a third run change nothing and raise nothing.
     summary = await bootstrap(clients, declare(settings), settings.aws_region)
     await bootstrap(clients, declare(settings), settings.aws_region)
-    assert set(summary["tables"]) == {settings.images_table, settings.connections_table}
+    assert set(summary["tables"]) == {
+        settings.images_table,
+        settings.connections_table,
+        settings.usage_table,
+    }
 
     images = (await clients.dynamodb.describe_table(TableName=settings.images_table))["Table"]
     assert images["KeySchema"] == [{"AttributeName": "imageId", "KeyType": "HASH"}]
-    (gsi,) = images["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == settings.gallery_index
-    assert gsi["KeySchema"] == [
+    indexes = {gsi["IndexName"]: gsi for gsi in images["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {settings.gallery_index, settings.owner_index}
+    assert indexes[settings.gallery_index]["KeySchema"] == [
         {"AttributeName": "galleryPartition", "KeyType": "HASH"},
         {"AttributeName": "completedAt", "KeyType": "RANGE"},
+    ]
+    assert indexes[settings.owner_index]["KeySchema"] == [
+        {"AttributeName": "ownerId", "KeyType": "HASH"},
+        {"AttributeName": "uploadTimestamp", "KeyType": "RANGE"},
     ]
     ttl = await clients.dynamodb.describe_time_to_live(TableName=settings.images_table)
     assert ttl["TimeToLiveDescription"] == {

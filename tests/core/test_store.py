@@ -123,12 +123,12 @@ async def test_claim_of_unknown_image_is_rejected_without_a_record(store: ImageS
 async def test_gallery_pages_newest_first_without_gaps(store: ImageStore) -> None:
     completed = []
     for index in range(7):
-        record = new_record()
+        record = new_record().model_copy(update={"owner_id": "u1", "visibility": "public"})
         await store.create(record)
         if index == 3:
             continue  # stays pending: never listed
         await store.claim(record.image_id, "t", lease_seconds=60)
-        await store.complete(record.image_id, "t", VARIANTS, {"index": index})
+        await store.complete(record.image_id, "t", VARIANTS, {"index": index}, visibility="public")
         completed.append(record.image_id)
     seen: list[str] = []
     cursor = None

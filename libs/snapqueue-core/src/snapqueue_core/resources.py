@@ -87,8 +87,15 @@ def declare(settings: CoreSettings) -> Resources:
                         hash_key=KeyAttr("galleryPartition"),
                         range_key=KeyAttr("completedAt"),
                     ),
+                    # Every record with an owner: "my images", newest upload first.
+                    IndexSpec(
+                        name=settings.owner_index,
+                        hash_key=KeyAttr("ownerId"),
+                        range_key=KeyAttr("uploadTimestamp"),
+                    ),
                 ),
             ),
+            TableSpec(name=settings.usage_table, hash_key=KeyAttr("pk")),
             TableSpec(
                 name=settings.connections_table,
                 hash_key=KeyAttr("imageId"),

@@ -34,6 +34,9 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+Visibility = Literal["private", "public"]
+
+
 class ImageStatus(StrEnum):
     PENDING_UPLOAD = "PENDING_UPLOAD"
     PROCESSING = "PROCESSING"
@@ -80,6 +83,10 @@ class ImageRecord(CamelModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: ImageError | None = None
     origin: Literal["upload", "import"] = "upload"
+    # The user pool's ``sub`` of the uploader. Records written before accounts existed have
+    # none: only administrators see them.
+    owner_id: str | None = None
+    visibility: Visibility = "private"
     # Bookkeeping of processing: how many claims so far, and until when (epoch seconds) the
     # current one holds. Internal: the public API never shows them.
     attempts: int = 0
@@ -96,6 +103,8 @@ class ImageRecord(CamelModel):
         source_key: str | None = None,
         origin: Literal["upload", "import"] = "upload",
         now: datetime | None = None,
+        owner_id: str | None = None,
+        visibility: Visibility = "private",
     ) -> ImageRecord:
         """A new record waiting for its file: what exists before any processing.
 
@@ -113,6 +122,8 @@ class ImageRecord(CamelModel):
             upload_timestamp=stamp,
             updated_at=stamp,
             origin=origin,
+            owner_id=owner_id,
+            visibility=visibility,
         )
 
 
@@ -188,15 +199,21 @@ def variant_key(image_id: str, variant: str, extension: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Internal notification events (worker → notifier)
+# Internal notification events (worker, upload-service → notifier)
+
+NotificationType = Literal["status", "imageProcessed", "imageFailed", "imageDeleted"]
 
 
 class NotificationEvent(CamelModel):
-    """What the worker tells the notifier; the notifier renders it for browsers."""
+    """What the worker (progress, outcome) and the upload-service (deletion) tell the
+    notifier; the notifier renders it for browsers.
 
-    type: Literal["status", "imageProcessed", "imageFailed"]
+    ``status`` is set on every kind but ``imageDeleted``: a deleted image has none.
+    """
+
+    type: NotificationType
     image_id: str
-    status: ImageStatus
+    status: ImageStatus | None = None
     variants: dict[str, StoredVariant] | None = None
     error: ImageError | None = None
     emitted_at: str = Field(default_factory=lambda: isoformat(utcnow()))
@@ -215,6 +232,11 @@ class NotificationEvent(CamelModel):
             status=ImageStatus.COMPLETED,
             variants=variants,
         )
+
+    @classmethod
+    def deleted(cls, image_id: str) -> NotificationEvent:
+        """The image and its files are gone; browsers get ``{"type": "imageDeleted", ...}``."""
+        return cls(type="imageDeleted", image_id=image_id)
 
     @classmethod
     def terminal(cls, record: ImageRecord) -> NotificationEvent:

@@ -62,6 +62,21 @@ class CoreSettings(BaseSettings):
     gallery_index: str = Field(
         "gallery-index", description="Sparse GSI of COMPLETED images, newest first."
     )
+    owner_index: str = Field(
+        "owner-index", description="GSI of each user's images (ownerId), newest upload first."
+    )
+    usage_table: str = Field(
+        "UsageCounters",
+        description="DynamoDB table of per-user counters: uploads per minute, bytes stored.",
+    )
+    user_pool_name: str | None = Field(
+        None,
+        description="Emulators only: the Cognito user pool the bootstrap creates, with its SPA "
+        "client and the admins group (on AWS, Terraform creates them).",
+    )
+    user_pool_client_name: str = Field(
+        "snapqueue-spa", description="Emulators only: the user pool's SPA client (no secret)."
+    )
     notify_queue_prefix: str = Field(
         "snapqueue-notify-", description="Name prefix of each notifier replica's own queue."
     )
@@ -136,6 +151,81 @@ class CoreSettings(BaseSettings):
             return cls(**overrides)
         except ValidationError as exc:
             raise SettingsError.from_validation(cls.__name__, exc) from exc
+
+
+# Signature algorithms a token may use: asymmetric only. With a symmetric one (HS256) the
+# published JWKS would itself be the secret, and anyone could mint tokens with it.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+class AuthSettings(CoreSettings):
+    """What a service needs to check the user pool's tokens (upload-service, notifier)."""
+
+    auth_issuer: str = Field(
+        description="The `iss` every token must carry: https://cognito-idp.{region}."
+        "amazonaws.com/{userPoolId}.",
+    )
+    auth_jwks_url: str | None = Field(
+        None,
+        description="Where the signing keys are; unset: the issuer's /.well-known/jwks.json.",
+    )
+    auth_client_ids: Annotated[list[str], NoDecode] = Field(
+        min_length=1,
+        description="App clients whose tokens are accepted (access `client_id`, id `aud`), "
+        "comma-separated.",
+    )
+    auth_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["RS256"],
+        min_length=1,
+        description="Accepted signature algorithms, comma-separated; asymmetric ones only.",
+    )
+    auth_admin_group: str = Field(
+        "admins", min_length=1, description="Members of this group are administrators."
+    )
+    auth_jwks_min_refetch_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A token with an unknown key id refetches the keys at most this often.",
+    )
+    auth_jwks_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of one fetch of the signing keys."
+    )
+    auth_leeway_seconds: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew tolerated on exp, nbf and iat."
+    )
+
+    @field_validator("auth_client_ids", "auth_algorithms", mode="before")
+    @classmethod
+    def _auth_parse_lists(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("auth_issuer", "auth_jwks_url")
+    @classmethod
+    def _auth_check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _auth_check_algorithms(cls, value: list[str]) -> list[str]:
+        refused = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"not asymmetric signature algorithms: {', '.join(refused)} "
+                f"(use {', '.join(sorted(ASYMMETRIC_ALGORITHMS))})"
+            )
+        return value
+
+    @property
+    def jwks_url(self) -> str:
+        """The signing keys' URL: ``auth_jwks_url``, or the issuer's well-known one."""
+        return self.auth_jwks_url or f"{self.auth_issuer}/.well-known/jwks.json"
 
 
 class SettingsError(RuntimeError):
