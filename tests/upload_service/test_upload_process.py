@@ -64,11 +64,13 @@ async def launch(env: dict[str, str]) -> ServiceProcess:
 
 @pytest.fixture
 async def service_process(
-    resources_factory: Any, emulator_url: str
+    resources_factory: Any, emulator_url: str, aws_env: dict[str, str]
 ) -> AsyncIterator[ServiceProcess]:
     settings, clients = await resources_factory()
     env = {
         "PATH": os.environ.get("PATH", ""),
+        # The emulator's AWS and its user pool (aws_env carries both).
+        **aws_env,
         **aws_environment(emulator_url),
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -142,11 +144,14 @@ async def upload_streamed(http: httpx.AsyncClient, size: int) -> httpx.Response:
 
 
 async def test_20mb_upload_is_streamed_with_little_memory(
-    service_process: ServiceProcess,
+    service_process: ServiceProcess, user_factory: Any
 ) -> None:
     size = 20 * MiB
     process = psutil.Process(service_process.process.pid)
-    async with httpx.AsyncClient(base_url=service_process.base_url, timeout=60) as http:
+    user = await user_factory()
+    async with httpx.AsyncClient(
+        base_url=service_process.base_url, timeout=60, headers=user.headers
+    ) as http:
         # Warm up every code path (imports, pools, allocator arenas) before measuring.
         for _ in range(2):
             assert (await upload_streamed(http, 2 * MiB)).status_code == 202
@@ -181,6 +186,8 @@ async def test_20mb_upload_is_streamed_with_little_memory(
         Bucket=service_process.settings.uploads_bucket, Key=f"uploads/{image_id}"
     )
     assert head["ContentLength"] == size
-    async with httpx.AsyncClient(base_url=service_process.base_url) as http:
-        status = (await http.get(f"/status/{image_id}")).json()
+    async with httpx.AsyncClient(base_url=service_process.base_url, headers=user.headers) as http:
+        answer = await http.get(f"/status/{image_id}")
+    assert answer.status_code == 200, answer.text
+    status = answer.json()
     assert status["status"] == "PENDING_UPLOAD"

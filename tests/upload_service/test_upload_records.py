@@ -15,6 +15,8 @@ from tests.upload_service.upload_helpers import RunningService, completed_record
 
 RECORD_FIELDS = {
     "imageId",
+    "visibility",
+    "ownerId",
     "status",
     "originalFilename",
     "contentType",
@@ -122,7 +124,7 @@ async def test_unknown_route_and_method_are_json(service: RunningService) -> Non
     missing = await service.http.get("/nope")
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
-    wrong = await service.http.delete(f"/image/{uuid.uuid4().hex}")
+    wrong = await service.http.put(f"/image/{uuid.uuid4().hex}")
     assert wrong.status_code == 405
     assert wrong.json()["error"] == "method_not_allowed"
     assert "GET" in wrong.headers["allow"]

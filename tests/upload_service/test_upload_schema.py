@@ -19,7 +19,8 @@ from schemathesis.config import SchemathesisConfig
 
 from snapqueue_core.aws import open_clients
 from snapqueue_core.resources import bootstrap, declare
-from tests.upload_service.upload_helpers import InLoopServer, start_server
+from snapqueue_core.user_pool import UserPoolIds
+from tests.upload_service.upload_helpers import InLoopServer, sign_in_new_user, start_server
 from upload_service.__main__ import bound_port
 from upload_service.settings import UploadServiceSettings
 
@@ -41,9 +42,14 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict(
 class ThreadedService:
     """Bootstraps resources and runs uvicorn in a thread until stopped."""
 
-    def __init__(self, settings: UploadServiceSettings) -> None:
+    def __init__(
+        self, settings: UploadServiceSettings, emulator_url: str, user_pool: UserPoolIds
+    ) -> None:
         self.settings = settings
         self.port = 0
+        self.access_token = ""
+        self._emulator_url = emulator_url
+        self._user_pool = user_pool
         self._ready = threading.Event()
         self._server: InLoopServer | None = None
         self._error: BaseException | None = None
@@ -60,6 +66,8 @@ class ThreadedService:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, self.settings)
             await bootstrap(clients, declare(self.settings), self.settings.aws_region)
+        user = await sign_in_new_user(self._emulator_url, self._user_pool)
+        self.access_token = user.access_token
         self._server, task = await start_server(self.settings)
         self.port = bound_port(self._server) or 0
         self._ready.set()
@@ -77,8 +85,14 @@ class ThreadedService:
 
 
 @pytest.fixture
-def live_service(settings_factory: Callable[..., Any]) -> Iterator[ThreadedService]:
-    running = ThreadedService(settings_factory(UploadServiceSettings, http_port=0))
+def live_service(
+    settings_factory: Callable[..., Any], emulator_url: str, user_pool: UserPoolIds
+) -> Iterator[ThreadedService]:
+    # The fuzzer uploads far more often than a person: no rate limit in the way.
+    settings = settings_factory(
+        UploadServiceSettings, http_port=0, user_uploads_per_minute=1_000_000
+    )
+    running = ThreadedService(settings, emulator_url, user_pool)
     running.start()
     try:
         yield running
@@ -98,6 +112,15 @@ def test_openapi_schema_holds_under_fuzzing(live_service: ThreadedService) -> No
         "GET /get-all-images",
         "GET /healthz",
         "GET /readyz",
+        "POST /auth/sign-up",
+        "POST /auth/confirm",
+        "POST /auth/sign-in",
+        "POST /auth/refresh",
+        "GET /me",
+        "GET /me/images",
+        "GET /admin/images",
+        "PATCH /image/{imageId}",
+        "DELETE /image/{imageId}",
     }
     strategy = st.one_of(
         [
@@ -118,9 +141,12 @@ def test_openapi_schema_holds_under_fuzzing(live_service: ThreadedService) -> No
     def check(case: schemathesis.Case) -> None:
         # Schema-valid is not always acceptable: a filename of only control characters
         # matches "string" yet is refused (422 invalid_filename), by design.
+        # Signed in, so the protected routes are fuzzed past the token check; the
+        # ignored-auth check still sends each secured operation once without it.
         case.call_and_validate(
             base_url=base_url,
             timeout=15,
+            headers={"Authorization": f"Bearer {live_service.access_token}"},
             excluded_checks=[schemathesis.checks.positive_data_acceptance],
         )
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 import uvicorn
+from aiobotocore.session import get_session
 
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.schemas import ImageRecord, StoredVariant
 from snapqueue_core.store import ImageStore
+from snapqueue_core.user_pool import ADMIN_GROUP, UserPoolIds
+from tests.conftest import REGION, SignedInUser, aws_environment
 from upload_service.app import create_app
 from upload_service.settings import UploadServiceSettings
 
@@ -26,14 +31,59 @@ class InLoopServer(uvicorn.Server):
 
 @dataclass
 class RunningService:
+    """A started service. ``http`` sends ``user``'s access token with every request;
+    ``anonymous`` sends none."""
+
     settings: UploadServiceSettings
     clients: AwsClients
     base_url: str
     http: httpx.AsyncClient
+    user: SignedInUser
+    anonymous: httpx.AsyncClient
 
     @property
     def store(self) -> ImageStore:
         return ImageStore(self.clients.dynamodb, self.settings)
+
+
+async def sign_in_new_user(
+    emulator_url: str, user_pool: UserPoolIds, *, admin: bool = False
+) -> SignedInUser:
+    """A fresh, confirmed user of the session's pool, signed in (as ``user_factory`` does,
+    for fixtures that outlive one test)."""
+    credentials = aws_environment(emulator_url)
+    async with get_session().create_client(
+        "cognito-idp",
+        endpoint_url=emulator_url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+    ) as cognito:
+        email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+        password = f"Pw-{uuid.uuid4().hex[:12]}-A1!"
+        signed_up = await cognito.sign_up(
+            ClientId=user_pool.client_id, Username=email, Password=password
+        )
+        await cognito.admin_confirm_sign_up(UserPoolId=user_pool.user_pool_id, Username=email)
+        if admin:
+            await cognito.admin_add_user_to_group(
+                UserPoolId=user_pool.user_pool_id, Username=email, GroupName=ADMIN_GROUP
+            )
+        answer = await cognito.initiate_auth(
+            ClientId=user_pool.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+    tokens = answer["AuthenticationResult"]
+    return SignedInUser(
+        email=email,
+        password=password,
+        user_id=signed_up["UserSub"],
+        access_token=tokens["AccessToken"],
+        id_token=tokens["IdToken"],
+        refresh_token=tokens["RefreshToken"],
+        admin=admin,
+    )
 
 
 async def start_server(settings: UploadServiceSettings) -> tuple[InLoopServer, asyncio.Task[None]]:
@@ -59,14 +109,27 @@ VARIANTS = {
 }
 
 
-async def completed_record(store: ImageStore, image_id: str) -> ImageRecord:
-    """An image taken through the real state machine: created, claimed, completed."""
+async def completed_record(
+    store: ImageStore,
+    image_id: str,
+    *,
+    owner_id: str | None = "someone",
+    visibility: Literal["private", "public"] = "public",
+) -> ImageRecord:
+    """An image taken through the real state machine: created, claimed, completed.
+
+    Public by default, so that anyone may read it and the gallery lists it."""
     await store.create(
         ImageRecord.pending(
-            image_id, filename=f"{image_id[:6]}.jpg", content_type="image/jpeg", declared_size=100
+            image_id,
+            filename=f"{image_id[:6]}.jpg",
+            content_type="image/jpeg",
+            declared_size=100,
+            owner_id=owner_id,
+            visibility=visibility,
         )
     )
-    await store.claim(image_id, "test-token", lease_seconds=60)
+    claimed = await store.claim(image_id, "test-token", lease_seconds=60)
     await store.complete(
         image_id,
         "test-token",
@@ -75,6 +138,7 @@ async def completed_record(store: ImageStore, image_id: str) -> ImageRecord:
             for k, v in VARIANTS.items()
         },
         {"width": 1024, "height": 768},
+        visibility=claimed.visibility,
     )
     record = await store.get(image_id)
     assert record is not None

@@ -25,10 +25,16 @@ class ApiError(Exception):
     code: str = "bad_request"
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, code: str | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers: dict[str, str] = dict(headers or {})
         if status_code is not None:
             self.status_code = status_code
         if code is not None:
@@ -100,13 +106,100 @@ class DependencyUnavailableError(ApiError):
     code = "service_unavailable"
 
 
+class InvalidStatusError(ApiError):
+    status_code = 422
+    code = "invalid_status"
+
+
+class UnauthenticatedError(ApiError):
+    """No usable access token. ``refused``: one was sent and refused (RFC 6750's
+    ``invalid_token``), as opposed to none at all."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        challenge = 'Bearer error="invalid_token"' if refused else "Bearer"
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class ForbiddenError(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimitedError(ApiError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class QuotaExceededError(ApiError):
+    status_code = 413
+    code = "quota_exceeded"
+
+
+class InvalidEmailError(ApiError):
+    status_code = 422
+    code = "invalid_email"
+
+
+class InvalidPasswordError(ApiError):
+    status_code = 422
+    code = "invalid_password"
+
+
+class UserExistsError(ApiError):
+    status_code = 409
+    code = "user_exists"
+
+
+class InvalidCodeError(ApiError):
+    status_code = 422
+    code = "invalid_code"
+
+
+class ExpiredCodeError(ApiError):
+    status_code = 422
+    code = "expired_code"
+
+
+class InvalidCredentialsError(ApiError):
+    status_code = 401
+    code = "invalid_credentials"
+
+
+class UserNotConfirmedError(ApiError):
+    status_code = 403
+    code = "user_not_confirmed"
+
+
+class ChallengeRequiredError(ApiError):
+    """Cognito answered the sign-in with a challenge (MFA, a new password) this API does
+    not relay."""
+
+    status_code = 403
+    code = "challenge_required"
+
+
+class InvalidRefreshTokenError(ApiError):
+    status_code = 401
+    code = "invalid_refresh_token"
+
+
 def error_body(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
 
 
 def render(error: ApiError) -> JSONResponse:
     """The one place an error becomes a response."""
-    return JSONResponse(error_body(error.code, error.message), status_code=error.status_code)
+    return JSONResponse(
+        error_body(error.code, error.message),
+        status_code=error.status_code,
+        headers=error.headers or None,
+    )
 
 
 async def handle_api_error(_: Request, exc: Exception) -> JSONResponse:
@@ -136,6 +229,7 @@ _PARAMETER_ERRORS: dict[tuple[str, str], type[ApiError]] = {
     ("path", "imageId"): InvalidImageIdError,
     ("query", "limit"): InvalidLimitError,
     ("query", "cursor"): InvalidCursorError,
+    ("query", "status"): InvalidStatusError,
 }
 
 

@@ -9,6 +9,8 @@ from pydantic.alias_generators import to_camel
 
 from snapqueue_core.schemas import IMAGE_ID_PATTERN, ImageStatus
 
+Visibility = Literal["private", "public"]
+
 
 class ApiModel(BaseModel):
     """Responses: built from Python names, serialised with the camelCase aliases."""
@@ -38,13 +40,74 @@ class UploadRequestBody(BaseModel):
         populate_by_name=False,
         extra="forbid",
         json_schema_extra={
-            "examples": [{"filename": "holiday.jpg", "contentType": "image/jpeg", "size": 482113}]
+            "examples": [
+                {
+                    "filename": "holiday.jpg",
+                    "contentType": "image/jpeg",
+                    "size": 482113,
+                    "visibility": "private",
+                }
+            ]
         },
     )
 
     filename: StrictStr = Field(description="Shown to people only; never part of any key.")
     content_type: StrictStr = Field(description="One of the allowed image types.")
     size: StrictInt = Field(description="Declared size in bytes, 1..maxBytes.")
+    visibility: Visibility = Field(
+        "private", description="`public` images are in the gallery and readable by anyone."
+    )
+
+
+class StrictBody(BaseModel):
+    """A request body: camelCase names only, unknown fields refused (422)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+
+
+class CredentialsBody(StrictBody):
+    """``POST /auth/sign-up`` and ``/auth/sign-in``."""
+
+    email: StrictStr = Field(max_length=320)
+    password: StrictStr = Field(max_length=1024)
+
+
+class ConfirmBody(StrictBody):
+    email: StrictStr = Field(max_length=320)
+    code: StrictStr = Field(min_length=1, max_length=64)
+
+
+class RefreshBody(StrictBody):
+    refresh_token: StrictStr = Field(min_length=1, max_length=8192)
+
+
+class VisibilityBody(StrictBody):
+    visibility: Visibility
+
+
+class SignUpOut(ApiModel):
+    user_id: str = Field(description="The account's id (the tokens' `sub`).")
+    confirmed: bool = Field(description="False: confirm with the e-mailed code first.")
+
+
+class ConfirmedOut(ApiModel):
+    confirmed: Literal[True] = True
+
+
+class TokensOut(ApiModel):
+    access_token: str = Field(description="Send as `Authorization: Bearer <accessToken>`.")
+    id_token: str
+    refresh_token: str | None = Field(
+        None, description="For `POST /auth/refresh`; absent when refreshing keeps the old one."
+    )
+    expires_in: int = Field(description="Seconds the access token is valid for.")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+class MeOut(ApiModel):
+    user_id: str
+    email: str | None
+    groups: list[str]
 
 
 class PresignedPost(ApiModel):
@@ -89,6 +152,11 @@ class ImageOut(ApiModel):
     )
     metadata: dict[str, Any]
     error: ErrorInfo | None
+    visibility: Visibility = Field("private")
+    owner_id: str | None = Field(
+        None,
+        description="The uploader's userId; shown to the owner and to administrators only.",
+    )
 
 
 class StatusOut(ApiModel):

@@ -28,6 +28,27 @@ def document_limits(schema: dict[str, Any], settings: UploadServiceSettings) -> 
     return schema
 
 
+# Routes anyone may call; a token, when sent, is checked (a refused one is a 401).
+OPTIONAL_AUTH_OPERATIONS = (
+    ("/image/{imageId}", "get"),
+    ("/status/{imageId}", "get"),
+    ("/get-all-images", "get"),
+)
+
+
+def document_security(schema: dict[str, Any]) -> dict[str, Any]:
+    """Pure: say that the public reads work without a token too (OpenAPI's ``{}``)."""
+    paths = schema.get("paths", {})
+    for path, method in OPTIONAL_AUTH_OPERATIONS:
+        operation = paths.get(path, {}).get(method)
+        if operation is None:
+            continue
+        security = operation.setdefault("security", [])
+        if {} not in security:
+            security.insert(0, {})
+    return schema
+
+
 def install_openapi(app: FastAPI, settings: UploadServiceSettings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -37,7 +58,7 @@ def install_openapi(app: FastAPI, settings: UploadServiceSettings) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_limits(schema, settings)
+            app.openapi_schema = document_security(document_limits(schema, settings))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from snapqueue_core.settings import CoreSettings, split_csv
+from snapqueue_core.settings import AuthSettings, split_csv
 
 # The formats the processing worker can read; the worker sniffs the real format anyway.
 DEFAULT_CONTENT_TYPES = (
@@ -25,8 +25,10 @@ DEFAULT_CONTENT_TYPES = (
 # The contract's ceiling for ``GET /get-all-images?limit=``; settings may only lower it.
 GALLERY_LIMIT_CEILING = 100
 
+GiB = 1024 * 1024 * 1024
 
-class UploadServiceSettings(CoreSettings):
+
+class UploadServiceSettings(AuthSettings):
     """Built once by ``python -m upload_service`` (or a test), never at import."""
 
     client_name: ClassVar[str] = "snapqueue-upload-service"
@@ -65,6 +67,25 @@ class UploadServiceSettings(CoreSettings):
         default=32 * 1024 * 1024,
         ge=0,
         description="After refusing a streamed upload, body bytes still read so the reply arrives.",
+    )
+
+    cognito_user_pool_id: str = Field(
+        min_length=1, description="The Cognito user pool accounts live in."
+    )
+    cognito_client_id: str = Field(
+        min_length=1, description="The pool's app client (no secret) sign-up and sign-in use."
+    )
+    auth_auto_confirm: bool = Field(
+        False,
+        description="Confirm sign-ups at once, without the e-mailed code (AdminConfirmSignUp). "
+        "For the embedded emulator only; never on AWS.",
+    )
+
+    user_uploads_per_minute: int = Field(
+        default=60, ge=1, description="Uploads one user may start per minute, across replicas."
+    )
+    user_max_bytes: int = Field(
+        default=5 * GiB, ge=1, description="Bytes (declared sizes) one user may store (5 GiB)."
     )
 
     readiness_timeout_seconds: float = Field(

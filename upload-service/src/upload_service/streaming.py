@@ -11,16 +11,17 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Literal, cast
 
 from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException
-from streaming_form_data.targets import BaseTarget
+from streaming_form_data.targets import BaseTarget, ValueTarget
 
 from .errors import (
     EmptyFileError,
     FileTooLargeError,
     InvalidMultipartError,
+    InvalidRequestError,
     MissingFileError,
 )
 from .rules import (
@@ -31,6 +32,10 @@ from .rules import (
 )
 
 FILE_FIELD = "file"
+VISIBILITY_FIELD = "visibility"
+VISIBILITIES = ("private", "public")
+# Longer than any accepted value; a field beyond it is refused without keeping it.
+VISIBILITY_MAX_BYTES = 16
 DEFAULT_FILENAME = "upload"
 
 
@@ -50,6 +55,7 @@ class ReceivedFile:
     size: int
     content_type: str
     filename: str
+    visibility: Literal["private", "public"] | None = None
 
 
 class _SpoolTarget(BaseTarget):  # type: ignore[misc]  # the library ships no types
@@ -117,12 +123,16 @@ async def receive_file(
             f"Send multipart/form-data with a '{FILE_FIELD}' field ({exc})."
         ) from exc
     target = _SpoolTarget(limits)
+    visibility_target = ValueTarget()
     received = False  # until then, any way out closes the spool
     try:
         parser.register(FILE_FIELD, target)
+        parser.register(VISIBILITY_FIELD, visibility_target)
         async for chunk in body:
             if chunk:
                 await parser.adata_received(chunk)
+                if len(visibility_target.value) > VISIBILITY_MAX_BYTES:
+                    raise InvalidRequestError("visibility must be 'private' or 'public'.")
         if target.parts == 0:
             raise MissingFileError(f"The multipart body has no '{FILE_FIELD}' field.")
         if not target.finished:
@@ -131,6 +141,9 @@ async def receive_file(
             raise EmptyFileError("The file is empty.")
         if target.content_type is None or target.filename is None:
             raise InvalidMultipartError("The file part has no readable headers.")
+        visibility = visibility_target.value.decode("utf-8", "replace").strip() or None
+        if visibility is not None and visibility not in VISIBILITIES:
+            raise InvalidRequestError("visibility must be 'private' or 'public'.")
         await asyncio.to_thread(target.spool.seek, 0)
         received = True
         return ReceivedFile(
@@ -138,6 +151,7 @@ async def receive_file(
             size=target.size,
             content_type=target.content_type,
             filename=target.filename,
+            visibility=cast(Literal["private", "public"] | None, visibility),
         )
     except ParseFailedException as exc:
         raise InvalidMultipartError(f"The multipart body is malformed ({exc}).") from exc
