@@ -19,7 +19,14 @@ from notifier_service.app import Notifier
 from notifier_service.settings import NotifierSettings
 from snapqueue_core.aws import open_clients
 from snapqueue_core.resources import bootstrap, declare
-from tests.notifier_service.helpers import TEST_OVERRIDES, Replica, ServiceProcess, Stack
+from tests.notifier_service.helpers import (
+    TEST_OVERRIDES,
+    AuthMode,
+    Replica,
+    ServiceProcess,
+    Stack,
+    authenticate,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +48,15 @@ async def stack(
     settings_factory: Callable[..., Any],
     botocore_session: AioSession,
     shared_tables: dict[str, str],
+    user_factory: Callable[..., Any],
 ) -> AsyncIterator[Stack]:
-    """Tables, clients and the worker's tools; each test has its own notify-queue prefix.
+    """Tables, clients, the worker's tools and a signed-in user who owns the images the
+    stack makes; each test has its own notify-queue prefix.
 
     Only the two tables are bootstrapped: the notifier needs no bucket (presigning a
     variant URL needs none) and no shared queue.
     """
+    user = await user_factory()
     settings = settings_factory(NotifierSettings, **TEST_OVERRIDES, **shared_tables)
     async with AsyncExitStack() as exit_stack:
         clients = await open_clients(exit_stack, settings, botocore_session)
@@ -57,7 +67,7 @@ async def stack(
                 images_table=settings.images_table,
                 connections_table=settings.connections_table,
             )
-        yield Stack(settings, clients, botocore_session)
+        yield Stack(settings, clients, botocore_session, user)
 
 
 @pytest.fixture
@@ -93,13 +103,23 @@ async def replica(start_replica: Callable[..., Awaitable[Replica]]) -> Replica:
 
 
 @pytest.fixture
-async def open_client() -> AsyncIterator[Callable[..., Awaitable[ClientConnection]]]:
-    """Open websockets clients; all closed at teardown."""
+async def open_client(stack: Stack) -> AsyncIterator[Callable[..., Awaitable[ClientConnection]]]:
+    """Open websockets clients, authenticated as ``token`` (the stack's user's access token
+    by default) with the first frame, the handshake header, or not at all; all closed at
+    teardown."""
     opened: list[ClientConnection] = []
 
-    async def open_(url: str, **kwargs: Any) -> ClientConnection:
+    async def open_(
+        url: str, *, auth: AuthMode = "frame", token: str | None = None, **kwargs: Any
+    ) -> ClientConnection:
+        token = token or stack.user.access_token
+        if auth == "header":
+            kwargs["additional_headers"] = {"Authorization": f"Bearer {token}"}
         client = await connect(url, open_timeout=10, **kwargs)
         opened.append(client)
+        if auth == "frame":
+            answer = await authenticate(client, token)
+            assert answer["type"] == "authenticated", answer
         return client
 
     yield open_

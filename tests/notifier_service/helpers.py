@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiobotocore.session import AioSession
 from websockets.asyncio.client import ClientConnection
@@ -27,6 +27,15 @@ from snapqueue_core.schemas import (
     StoredVariant,
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
+
+if TYPE_CHECKING:
+    from tests.conftest import SignedInUser
+
+# ``owner`` of Stack.new_image meaning "the stack's user" (None means no owner at all).
+STACK_USER = "<the stack's user>"
+
+# How a test client authenticates: the first frame, the handshake's header, or not at all.
+AuthMode = Literal["frame", "header"] | None
 
 # Short long-polls keep shutdown quick; everything else keeps the production defaults
 # unless a test says otherwise.
@@ -78,11 +87,16 @@ class Replica:
 
 @dataclass
 class Stack:
-    """Shared resources (tables, buckets) and the tools the worker would use on them."""
+    """Shared resources (tables, buckets) and the tools the worker would use on them.
+
+    ``user`` owns the images the helpers make (unless told otherwise), and is who the
+    ``open_client`` fixture authenticates as.
+    """
 
     settings: NotifierSettings
     clients: AwsClients
     session: AioSession
+    user: SignedInUser
 
     @property
     def images(self) -> ImageStore:
@@ -96,14 +110,23 @@ class Stack:
     def publisher(self) -> NotificationPublisher:
         return NotificationPublisher(self.clients.sqs, self.connections)
 
-    async def new_image(self) -> str:
+    async def new_image(
+        self,
+        *,
+        owner: str | None = STACK_USER,
+        visibility: Literal["private", "public"] = "private",
+    ) -> str:
+        """A pending image of ``owner`` (a user id; the stack's user by default; ``None``: no
+        owner, as records from before accounts)."""
         image_id = uuid.uuid4().hex
-        await self.images.create(ImageRecord.pending(image_id))
+        owner_id = self.user.user_id if owner == STACK_USER else owner
+        record = ImageRecord.pending(image_id, owner_id=owner_id, visibility=visibility)
+        await self.images.create(record)
         return image_id
 
-    async def processing_image(self) -> tuple[str, str]:
+    async def processing_image(self, **owner: Any) -> tuple[str, str]:
         """An image a worker has claimed: (imageId, lease token)."""
-        image_id = await self.new_image()
+        image_id = await self.new_image(**owner)
         token = uuid.uuid4().hex
         await self.images.claim(image_id, token, lease_seconds=60)
         return image_id, token
@@ -147,6 +170,12 @@ async def recv_json(client: ClientConnection, within: float = 10.0) -> dict[str,
 
 async def send_json(client: ClientConnection, payload: dict[str, Any]) -> None:
     await client.send(json.dumps(payload))
+
+
+async def authenticate(client: ClientConnection, token: str) -> dict[str, Any]:
+    """Send an authenticate frame; return the server's answer."""
+    await send_json(client, {"action": "authenticate", "token": token})
+    return await recv_json(client)
 
 
 async def register(client: ClientConnection, image_id: str) -> dict[str, Any]:

@@ -169,3 +169,24 @@ async def test_rendered_events_use_the_cdn_when_configured() -> None:
             }
         },
     }
+
+
+async def test_an_event_without_status_is_dropped_as_malformed(
+    stack: Stack, replica: Replica, open_client: OpenClient
+) -> None:
+    client = await open_client(replica.ws_url)
+    image_id = await stack.new_image()
+    await register(client, image_id)
+    body = json.dumps({"type": "status", "imageId": image_id})
+    await stack.clients.sqs.send_message(QueueUrl=replica.queue_url, MessageBody=body)
+
+    async def counted() -> bool:
+        registry = replica.notifier.metrics.registry
+        value = registry.get_sample_value("notifier_queue_events_total", {"type": "malformed"})
+        return value == 1
+
+    await eventually(counted)
+    await assert_silent(client)
+    # The consumer lives on: the next event is delivered.
+    await stack.publish(NotificationEvent.progress(image_id, ImageStatus.PROCESSING))
+    assert (await recv_json(client))["status"] == "PROCESSING"

@@ -8,9 +8,11 @@ import pytest
 
 from notifier_service.errors import NotifierError
 from notifier_service.protocol import (
+    Authenticate,
     ClientFrameError,
     RegisterImage,
     UnregisterImage,
+    authenticated_frame,
     encode,
     error_frame,
     event_frame,
@@ -119,3 +121,33 @@ def test_event_frames_have_the_contract_fields_only() -> None:
         "status": "FAILED",
         "error": {"code": "too_big", "message": "Too many pixels."},
     }
+
+
+def test_authenticate_parses_and_keeps_the_token_out_of_reprs() -> None:
+    action = parse_client_frame(json.dumps({"action": "authenticate", "token": "a.b.c"}))
+    assert action == Authenticate("a.b.c")
+    assert "a.b.c" not in repr(action)
+
+
+@pytest.mark.parametrize("token", [None, "", 42, ["a.b.c"], {"token": "x"}])
+def test_authenticate_without_a_token_string_is_unauthenticated(token: object) -> None:
+    payload: dict[str, object] = {"action": "authenticate"}
+    if token is not None:
+        payload["token"] = token
+    with pytest.raises(ClientFrameError) as raised:
+        parse_client_frame(json.dumps(payload))
+    assert raised.value.code == "unauthenticated"
+    assert "token" in raised.value.message
+
+
+def test_authentication_and_deletion_frames() -> None:
+    assert authenticated_frame("sub-1") == {"type": "authenticated", "userId": "sub-1"}
+    assert event_frame(NotificationEvent.deleted(IMAGE_ID), None) == {
+        "type": "imageDeleted",
+        "imageId": IMAGE_ID,
+    }
+
+
+def test_an_event_without_status_is_not_rendered() -> None:
+    with pytest.raises(ValueError, match="status"):
+        event_frame(NotificationEvent(type="status", image_id=IMAGE_ID), None)

@@ -56,3 +56,21 @@ def test_connections_accepted_only_grows() -> None:
     registry.connect(b)
     assert registry.connection_count == 1
     assert registry.connections_accepted == 2
+
+
+def test_unregistering_forgets_an_admin_grant() -> None:
+    registry = Registry()
+    a = client()
+    registry.connect(a)
+    registry.register(a, "x")
+    a.admin_grants.add("x")
+    registry.unregister(a, "x")
+    assert a.admin_grants == set()
+
+
+def test_token_expiry_is_only_for_authenticated_connections() -> None:
+    a = client()
+    assert not a.token_expired(now=1e12)
+    a.token_deadline = 100.0
+    assert not a.token_expired(now=99.9)
+    assert a.token_expired(now=100.0)

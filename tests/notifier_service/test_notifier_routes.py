@@ -73,10 +73,13 @@ async def test_metrics(stack: Stack, replica: Replica, open_client: OpenClient) 
     assert 'notifier_queue_events_total{type="status"} 1.0' in lines
     assert "notifier_delivery_latency_seconds_count 1.0" in lines
     assert 'notifier_error_frames_total{code="invalid_json"} 1.0' in lines
-    # The registration: its row written, then the record read; the queue made at start.
+    # The registration: the record read to authorize it, its row written, then the record
+    # read for the current state; the queue made at start.
     assert 'notifier_aws_requests_total{operation="PutItem",service="dynamodb"} 1.0' in lines
-    assert 'notifier_aws_requests_total{operation="GetItem",service="dynamodb"} 1.0' in lines
+    assert 'notifier_aws_requests_total{operation="GetItem",service="dynamodb"} 2.0' in lines
     assert 'notifier_aws_requests_total{operation="CreateQueue",service="sqs"} 1.0' in lines
+    assert "notifier_authenticated_connections 1.0" in lines
+    assert 'notifier_authentications_total{via="frame"} 1.0' in lines
 
 
 async def test_other_paths_are_404(replica: Replica) -> None:

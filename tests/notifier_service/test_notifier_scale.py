@@ -13,7 +13,13 @@ import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
 from snapqueue_core.schemas import NotificationEvent
-from tests.notifier_service.helpers import ServiceProcess, Stack, recv_json, register
+from tests.notifier_service.helpers import (
+    ServiceProcess,
+    Stack,
+    authenticate,
+    recv_json,
+    register,
+)
 
 StartService = Callable[..., Awaitable[ServiceProcess]]
 
@@ -42,7 +48,9 @@ async def test_one_replica_holds_1000_connections(
     images = [await stack.new_image() for _ in range(IMAGES)]
 
     # Warm up (lazy imports, first AWS calls) so the baseline is the steady state.
+    token = stack.user.access_token
     warmup = await connect(service.ws_url)
+    assert (await authenticate(warmup, token))["type"] == "authenticated"
     await register(warmup, images[0])
     await warmup.close()
     baseline = server.memory_info().rss
@@ -62,6 +70,7 @@ async def test_one_replica_holds_1000_connections(
 
         async def register_one(index: int, client: ClientConnection) -> None:
             async with gate:
+                assert (await authenticate(client, token))["type"] == "authenticated"
                 await register(client, images[index % IMAGES])
 
         started = time.monotonic()

@@ -84,3 +84,17 @@ def test_sweeper_thresholds_at_their_minimum() -> None:
         queue_untagged_stale_after_seconds=30,
     )
     assert settings.queue_stale_after_seconds == 3 * settings.queue_heartbeat_seconds
+
+
+def test_token_settings_come_from_the_auth_environment(aws_env: dict[str, str]) -> None:
+    settings = NotifierSettings.from_env()
+    assert settings.auth_issuer == aws_env["SNAPQUEUE_AUTH_ISSUER"]
+    assert settings.auth_client_ids == [aws_env["SNAPQUEUE_AUTH_CLIENT_IDS"]]
+    assert settings.jwks_url == aws_env["SNAPQUEUE_AUTH_JWKS_URL"]
+    assert settings.auth_admin_group == "admins"
+
+
+def test_the_issuer_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SNAPQUEUE_AUTH_ISSUER")
+    with pytest.raises(SettingsError, match="auth_issuer"):
+        NotifierSettings.from_env()

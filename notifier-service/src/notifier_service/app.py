@@ -1,6 +1,7 @@
 """The notifier replica: its clients, its queue, its WebSocket server, and its shutdown.
 
-:class:`Notifier` owns everything through one ``AsyncExitStack``; ``run`` serves until the
+:class:`Notifier` owns everything (the AWS clients, the HTTP client that fetches the user
+pool's signing keys) through one ``AsyncExitStack``; ``run`` serves until the
 ``stop`` event is set, then shuts down in the order that lets browsers move on at once:
 stop accepting, close every socket with 1001 (each handler deletes its routing rows on the
 way out), stop consuming, heartbeating and sweeping, delete the replica's queue.
@@ -12,15 +13,18 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 
+import httpx
 from aiobotocore.session import AioSession
 from websockets.asyncio.server import Server, serve
 from websockets.typing import Origin
 
 from snapqueue_core.aws import AwsClients, count_requests, open_clients
 from snapqueue_core.store import ConnectionStore, ImageStore
+from snapqueue_core.tokens import KeysUnavailableError, TokenVerifier
 from snapqueue_core.transient import AWS_CALL_ERRORS
 from snapqueue_core.urls import VariantUrls
 
+from .auth import Authenticator, HandshakePrincipals
 from .aws_resources import (
     ReadinessProbe,
     create_replica_queue,
@@ -62,13 +66,29 @@ class Notifier:
         async with AsyncExitStack() as stack:
             clients = await open_clients(stack, settings, self._session)
             count_requests(clients, self.metrics.count_aws_request)
+            # Only for the user pool's signing keys: one client, one connection pool.
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            verifier = TokenVerifier(settings, http)
             await wait_for_tables(clients, settings)
+            await self._warm_up(verifier)
             queue_url = await create_replica_queue(clients.sqs, settings)
             self.queue_url = queue_url
             try:
-                await self._serve(clients, queue_url, stop)
+                await self._serve(clients, verifier, queue_url, stop)
             finally:
                 await self._delete_queue(clients, queue_url)
+
+    async def _warm_up(self, verifier: TokenVerifier) -> None:
+        """Fetch the signing keys before the first client needs them. Not required: the
+        verifier fetches them on demand, so a pool that does not answer yet only delays
+        authentication (those clients are told to try again), not the replica's start."""
+        try:
+            await verifier.refresh_keys()
+        except KeysUnavailableError as exc:
+            log.warning(
+                "signing keys not fetched at start; fetching on first use",
+                extra={"error": str(exc)},
+            )
 
     async def _delete_queue(self, clients: AwsClients, queue_url: str) -> None:
         try:
@@ -82,10 +102,18 @@ class Notifier:
             return
         log.info("replica queue deleted", extra={"queueUrl": queue_url})
 
-    async def _serve(self, clients: AwsClients, queue_url: str, stop: asyncio.Event) -> None:
+    async def _serve(
+        self,
+        clients: AwsClients,
+        verifier: TokenVerifier,
+        queue_url: str,
+        stop: asyncio.Event,
+    ) -> None:
         settings = self.settings
         renderer = EventRenderer(VariantUrls(clients.s3_presign, settings))
         sender = Sender(settings.send_timeout_seconds, self.metrics)
+        authenticator = Authenticator(verifier, self.metrics, settings.auth_leeway_seconds)
+        principals = HandshakePrincipals()
         handler = ConnectionHandler(
             settings=settings,
             address=ReplicaAddress(settings.replica_id, queue_url),
@@ -95,6 +123,8 @@ class Notifier:
             renderer=renderer,
             sender=sender,
             metrics=self.metrics,
+            authenticator=authenticator,
+            handshake_principals=principals,
         )
         routes = HttpRoutes(
             registry=self.registry,
@@ -102,11 +132,15 @@ class Notifier:
             max_connections=settings.max_connections,
             readiness=ReadinessProbe(clients, settings, queue_url).check,
             draining=lambda: self._draining,
+            authenticator=authenticator,
+            principals=principals,
         )
         consumer = QueueConsumer(
             clients.sqs,
             queue_url,
-            EventDispatcher(self.registry, renderer, sender, self.metrics),
+            EventDispatcher(
+                self.registry, renderer, sender, self.metrics, on_deleted=handler.forget_deleted
+            ),
             self.metrics,
             wait_seconds=settings.notify_wait_seconds,
         )
@@ -165,6 +199,7 @@ class Notifier:
             await asyncio.gather(*background, return_exceptions=True)
             await consumer.aclose()
             await sender.aclose()
+            await handler.aclose()
         if not stop.is_set():
             # A background task ended by itself: that is a bug, not a shutdown. Surface it.
             for task in background:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -106,27 +107,53 @@ class Sender:
         await self.flush()
 
 
+# Told which connections an imageDeleted event went to, so that it drops their registrations.
+OnDeleted = Callable[[str, list[Client]], None]
+
+
+def is_deliverable(event: NotificationEvent) -> bool:
+    """Whether browsers can be shown ``event``: every kind but a deletion has a status."""
+    return event.type == "imageDeleted" or event.status is not None
+
+
 class EventDispatcher:
     """Delivers one event to the local connections waiting for its image."""
 
     def __init__(
-        self, registry: Registry, renderer: EventRenderer, sender: Sender, metrics: Metrics
+        self,
+        registry: Registry,
+        renderer: EventRenderer,
+        sender: Sender,
+        metrics: Metrics,
+        *,
+        on_deleted: OnDeleted | None = None,
     ) -> None:
         self._registry = registry
         self._renderer = renderer
         self._sender = sender
         self._metrics = metrics
+        self._on_deleted = on_deleted
 
     async def dispatch(self, event: NotificationEvent) -> int:
         """Hand the event's frame to every waiting socket; return how many."""
         self._metrics.events_received.labels(event.type).inc()
-        targets = self._registry.clients_for(event.image_id)
+        now = asyncio.get_running_loop().time()
+        # A connection whose token ran out is being closed by its own task: it gets
+        # nothing more, even in the moment before its close.
+        targets = [
+            client
+            for client in self._registry.clients_for(event.image_id)
+            if not client.token_expired(now)
+        ]
         if not targets:
             # The client left (or moved) between the publisher's lookup and now.
             return 0
         text = await self._renderer.render(event)
         for client in targets:
             self._sender.send_soon(client, text, kind=event.type)
+        if event.type == "imageDeleted" and self._on_deleted is not None:
+            # After the sends are scheduled: the frame goes out, then the registration goes.
+            self._on_deleted(event.image_id, targets)
         latency = latency_seconds(event.emitted_at, utcnow())
         if latency is not None:
             self._metrics.delivery_latency.observe(latency)
@@ -187,6 +214,13 @@ class QueueConsumer:
             # Retrying cannot make it readable: count it and drop it.
             self._metrics.events_received.labels("malformed").inc()
             log.warning("unreadable notification dropped", extra={"error": str(exc)[:500]})
+            return True
+        if not is_deliverable(event):
+            self._metrics.events_received.labels("malformed").inc()
+            log.warning(
+                "notification without a status dropped",
+                extra={"imageId": event.image_id, "type": event.type},
+            )
             return True
         with bind_image_id(event.image_id):
             try:

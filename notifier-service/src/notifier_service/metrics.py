@@ -62,6 +62,36 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.authenticated_connections = Gauge(
+            "notifier_authenticated_connections",
+            "Open connections that hold a valid token.",
+            registry=self.registry,
+        )
+        self.authentications = Counter(
+            "notifier_authentications",
+            "Tokens accepted, by how they came (`frame`: an authenticate frame, "
+            "`header`: the handshake's Authorization header).",
+            ["via"],
+            registry=self.registry,
+        )
+        self.authentication_refusals = Counter(
+            "notifier_authentication_refusals",
+            "Tokens refused, by how they came and why (`invalid`, `expired`, `keys_unavailable`).",
+            ["via", "reason"],
+            registry=self.registry,
+        )
+        self.tokens_expired = Counter(
+            "notifier_tokens_expired",
+            "Connections closed because their token expired without a fresh authenticate.",
+            registry=self.registry,
+        )
+        self.registrations_refused = Counter(
+            "notifier_registrations_refused",
+            "registerImage requests answered unknown_image, by reason (`missing`: no such "
+            "image, `not_allowed`: another user's private image); clients see no difference.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.queues_swept = Counter(
             "notifier_queues_swept",
             "Queues of dead replicas deleted by this replica's sweeper.",

@@ -8,7 +8,7 @@ the JSON objects the server sends (``docs/websocket.md`` is the human-readable v
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from snapqueue_core.schemas import ImageStatus, NotificationEvent, is_image_id
@@ -16,6 +16,8 @@ from snapqueue_core.schemas import ImageStatus, NotificationEvent, is_image_id
 from .errors import NotifierError
 
 ErrorCode = Literal[
+    "unauthenticated",
+    "token_expired",
     "invalid_json",
     "invalid_frame",
     "unknown_action",
@@ -25,7 +27,7 @@ ErrorCode = Literal[
     "service_unavailable",
 ]
 
-ACTIONS = ("registerImage", "unregisterImage")
+ACTIONS = ("authenticate", "registerImage", "unregisterImage")
 
 
 class ClientFrameError(NotifierError):
@@ -33,6 +35,12 @@ class ClientFrameError(NotifierError):
 
     def __init__(self, code: ErrorCode, message: str, *, image_id: str | None = None) -> None:
         super().__init__(code, message, image_id=image_id)
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    # Never shown in logs or reprs: it is a credential.
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class UnregisterImage:
     image_id: str
 
 
-ClientAction = RegisterImage | UnregisterImage
+ClientAction = Authenticate | RegisterImage | UnregisterImage
 
 
 def parse_client_frame(frame: str | bytes) -> ClientAction:
@@ -64,6 +72,15 @@ def parse_client_frame(frame: str | bytes) -> ClientAction:
             "unknown_action",
             f"Unknown action {_describe(action)}; expected one of: {', '.join(ACTIONS)}.",
         )
+    if action == "authenticate":
+        token = payload.get("token")
+        if not isinstance(token, str) or not token:
+            # The token itself is never echoed back: only its kind.
+            raise ClientFrameError(
+                "unauthenticated",
+                f"token must be a non-empty string (an access token), got {_kind(token)}.",
+            )
+        return Authenticate(token)
     image_id = payload.get("imageId")
     if not isinstance(image_id, str) or not is_image_id(image_id):
         raise ClientFrameError(
@@ -73,6 +90,13 @@ def parse_client_frame(frame: str | bytes) -> ClientAction:
     if action == "registerImage":
         return RegisterImage(image_id)
     return UnregisterImage(image_id)
+
+
+def _kind(value: object) -> str:
+    """What a client's value is, without its content."""
+    if isinstance(value, str):
+        return "an empty string"
+    return "nothing" if value is None else f"a JSON {type(value).__name__}"
 
 
 def _describe(value: object) -> str:
@@ -87,6 +111,10 @@ def _describe(value: object) -> str:
 
 def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"))
+
+
+def authenticated_frame(user_id: str) -> dict[str, Any]:
+    return {"type": "authenticated", "userId": user_id}
 
 
 def registered_frame(image_id: str) -> dict[str, Any]:
@@ -112,11 +140,13 @@ def event_frame(
     event: NotificationEvent, variants: dict[str, dict[str, Any]] | None
 ) -> dict[str, Any]:
     """An internal event as browsers see it; ``variants`` already rendered with URLs."""
-    frame: dict[str, Any] = {
-        "type": event.type,
-        "imageId": event.image_id,
-        "status": event.status.value,
-    }
+    frame: dict[str, Any] = {"type": event.type, "imageId": event.image_id}
+    if event.type == "imageDeleted":
+        # A deleted image has no status any more: the frame is only its id.
+        return frame
+    if event.status is None:
+        raise ValueError(f"a {event.type} event needs a status")
+    frame["status"] = event.status.value
     if event.type == "imageProcessed":
         frame["variants"] = variants or {}
     elif event.type == "imageFailed":

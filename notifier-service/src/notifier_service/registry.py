@@ -14,14 +14,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
+    from snapqueue_core.tokens import Principal
+
 
 @dataclass(eq=False)
 class Client:
-    """One open WebSocket and the images it is registered for."""
+    """One open WebSocket, who it speaks for, and the images it is registered for."""
 
     socket: ServerConnection
     connection_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     images: set[str] = field(default_factory=set)
+    # None until the connection authenticates; replaced by every later authentication.
+    principal: Principal | None = None
+    # When the principal's token stops being valid, in event-loop time (what the
+    # connection's timeouts are measured in).
+    token_deadline: float | None = None
+    # The registered images this connection may watch only because its principal is an
+    # administrator: a later token without the admin group loses exactly these.
+    admin_grants: set[str] = field(default_factory=set)
+
+    def token_expired(self, now: float) -> bool:
+        """The connection authenticated, and its token has expired since."""
+        return self.token_deadline is not None and now >= self.token_deadline
 
 
 class Registry:
@@ -74,6 +88,7 @@ class Registry:
         if image_id not in client.images:
             return False
         client.images.discard(image_id)
+        client.admin_grants.discard(image_id)
         self._registrations -= 1
         waiting = self._by_image.get(image_id)
         if waiting is not None:

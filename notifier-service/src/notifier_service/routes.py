@@ -1,4 +1,5 @@
-"""Plain HTTP on the WebSocket port: health, readiness, metrics, and handshake admission.
+"""Plain HTTP on the WebSocket port: health, readiness, metrics, and handshake admission
+(capacity, shutdown, and the bearer token of clients that send one).
 
 ``websockets`` calls :meth:`HttpRoutes.process_request` before every opening handshake;
 returning a response answers the request over HTTP instead of upgrading it.
@@ -16,7 +17,9 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from snapqueue_core.readiness import Readiness
+from snapqueue_core.tokens import KeysUnavailableError
 
+from .auth import Authenticator, HandshakePrincipals, HandshakeTokenError, bearer_token
 from .metrics import Metrics
 from .registry import Registry
 
@@ -43,12 +46,16 @@ class HttpRoutes:
         max_connections: int,
         readiness: Callable[[], Awaitable[Readiness]],
         draining: Callable[[], bool],
+        authenticator: Authenticator,
+        principals: HandshakePrincipals,
     ) -> None:
         self._registry = registry
         self._metrics = metrics
         self._max_connections = max_connections
         self._readiness = readiness
         self._draining = draining
+        self._authenticator = authenticator
+        self._principals = principals
 
     async def process_request(
         self, connection: ServerConnection, request: Request
@@ -73,7 +80,29 @@ class HttpRoutes:
         # overshot by that many; it exists to bound memory, which that does not threaten.
         if self._registry.connection_count >= self._max_connections:
             return self._unavailable(connection, "too_many_connections")
-        # None: go on with the handshake (the Origin check comes next, in websockets).
+        return await self._authenticate(connection, request)
+
+    async def _authenticate(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        """Non-browser clients may authenticate with the handshake (browsers cannot send
+        headers with a WebSocket): a bad token is refused here, with a 401, before any
+        frame; no header at all leaves authentication to the first frame."""
+        try:
+            token = bearer_token(request.headers)
+            if token is None:
+                # None: go on with the handshake (the Origin check comes next, in websockets).
+                return None
+        except HandshakeTokenError as exc:
+            self._metrics.authentication_refusals.labels("header", "invalid").inc()
+            return self._unauthorized(connection, exc)
+        try:
+            principal = await self._authenticator.header(token)
+        except HandshakeTokenError as exc:
+            return self._unauthorized(connection, exc)
+        except KeysUnavailableError:
+            return self._unavailable(connection, "auth_unavailable")
+        self._principals.put(connection, principal)
         return None
 
     def process_response(
@@ -87,6 +116,8 @@ class HttpRoutes:
         elif response.status_code not in (
             HTTPStatus.SWITCHING_PROTOCOLS,
             HTTPStatus.SERVICE_UNAVAILABLE,
+            # Counted by process_request, which refused it.
+            HTTPStatus.UNAUTHORIZED,
         ):
             self._metrics.rejected_handshakes.labels("bad_request").inc()
 
@@ -97,6 +128,16 @@ class HttpRoutes:
         else:
             readiness = await self._readiness()
         return json_response(connection, HTTPStatus(readiness.status_code), readiness.body)
+
+    def _unauthorized(self, connection: ServerConnection, error: HandshakeTokenError) -> Response:
+        self._metrics.rejected_handshakes.labels("unauthenticated").inc()
+        response = json_response(
+            connection,
+            HTTPStatus.UNAUTHORIZED,
+            {"error": error.code, "message": error.message},
+        )
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
 
     def _unavailable(self, connection: ServerConnection, reason: str) -> Response:
         self._metrics.rejected_handshakes.labels(reason).inc()

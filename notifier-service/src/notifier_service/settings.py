@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
-from snapqueue_core.settings import CoreSettings, split_csv
+from snapqueue_core.settings import AuthSettings, split_csv
 
 KiB = 1024
 
@@ -24,8 +24,10 @@ def new_replica_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class NotifierSettings(CoreSettings):
-    """Where the notifier listens, what it accepts, and how its replica queue behaves."""
+class NotifierSettings(AuthSettings):
+    """Where the notifier listens, what it accepts, how it checks the users' tokens
+    (``SNAPQUEUE_AUTH_*``, see :class:`~snapqueue_core.settings.AuthSettings`), and how its
+    replica queue behaves."""
 
     client_name: ClassVar[str] = "snapqueue-notifier-service"
 
