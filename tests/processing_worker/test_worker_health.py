@@ -90,4 +90,5 @@ def test_outcome_labels_stay_as_dashboards_know_them() -> None:
         "foreign_bucket",
         "ignored_event",
         "ignored_key",
+        "deleted",
     }

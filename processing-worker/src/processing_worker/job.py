@@ -14,7 +14,7 @@ import posixpath
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,6 +28,7 @@ from snapqueue_core.publisher import NotificationPublisher
 from snapqueue_core.schemas import (
     IMPORT_PREFIX,
     UPLOAD_PREFIX,
+    VARIANT_NAMES,
     ImageError,
     ImageRecord,
     ImageStatus,
@@ -43,13 +44,14 @@ from snapqueue_core.store import (
     ClaimRejectedError,
     ImageExistsError,
     ImageStore,
+    RecordGoneError,
     StaleClaimError,
 )
 from snapqueue_core.transient import AWS_CALL_ERRORS, MISSING_OBJECT_CODES, error_code
 
 from .errors import PermanentImageError
 from .metrics import WorkerMetrics
-from .pipeline import ProcessResult, process_file
+from .pipeline import EXTENSIONS, ProcessResult, process_file
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,13 @@ REPEATED_FAILURE = ImageError(
 )
 # A release is best effort: the lease runs out by itself.
 RELEASE_FAILURES: tuple[type[Exception], ...] = (StaleClaimError, *AWS_CALL_ERRORS)
+
+
+class VariantCleanupError(Exception):
+    """S3 refused to delete some variants of a deleted image; the message is retried."""
+
+
+CLEANUP_FAILURES: tuple[type[Exception], ...] = (VariantCleanupError, *AWS_CALL_ERRORS)
 
 
 class Disposition(StrEnum):
@@ -87,7 +96,11 @@ class Outcome(StrEnum):
     STALE_DEAD_LETTERED = "stale_dead_letter"
     CANCELLED = "cancelled"  # the worker stopped mid-job
     NO_RECORD = "no_record"  # an upload key nobody issued: becomes ORPHAN once dropped
+    # No record to claim: never issued, or deleted before processing began.
     ORPHAN = "orphan"
+    # The record was deleted (DELETE /image) while this worker held the claim: what it
+    # wrote is removed again and the message dropped.
+    DELETED = "deleted"
     MALFORMED = "malformed"
     TEST_EVENT = "test_event"
     FOREIGN_BUCKET = "foreign_bucket"
@@ -184,8 +197,11 @@ class Job:
         # For uploads/{imageId}, the claim itself finds out whether a record was issued.
         with bind_image_id(image_id):
             result = await self.process(image_id, event)
-        if result.outcome is Outcome.NO_RECORD:
-            return await self.drop_orphan(event, "no record for this upload")
+            if result.outcome is Outcome.NO_RECORD:
+                # An image deleted while an earlier delivery was mid-upload may have left
+                # variants; with no record, no worker can be writing them now.
+                await self.remove_variants(image_id)
+                return await self.drop_orphan(event, "no record for this upload")
         return result
 
     async def drop_orphan(self, event: S3ObjectEvent, reason: str) -> JobResult:
@@ -193,6 +209,59 @@ class Job:
         log.warning("dropping orphan upload", extra={"key": event.key, "reason": reason})
         await self.ctx.clients.s3.delete_object(Bucket=event.bucket, Key=event.key)
         return JobResult(Disposition.DELETE, Outcome.ORPHAN)
+
+    async def record_gone(
+        self, image_id: str, event: S3ObjectEvent, written: Iterable[str] = ()
+    ) -> JobResult:
+        """The image was deleted while this job held it: nothing of it may stay behind.
+
+        The upload-service removed the record first and then the objects it knew of; the
+        variants this job uploaded after that are its own to remove. Only called once the
+        record is known to be missing: a record another worker took over keeps its
+        variants, whose keys are the same.
+        """
+        log.info("image deleted while processing; removing its objects")
+        await self.remove_variants(image_id, written)
+        if event.key.startswith(UPLOAD_PREFIX):
+            # The original is an orphan now; the service may have stopped before removing it.
+            await self.ctx.clients.s3.delete_object(Bucket=event.bucket, Key=event.key)
+        return JobResult(Disposition.DELETE, Outcome.DELETED)
+
+    async def remove_variants(self, image_id: str, written: Iterable[str] = ()) -> None:
+        """Delete every key a run for this image could have written, in one request.
+
+        Every name and format is tried, not only what this delivery wrote: an earlier
+        delivery that failed mid-upload may have left others. On AWS trouble the message is
+        retried (the redelivery finds no record and cleans again); on its last delivery the
+        keys are logged instead, since no later delivery would try.
+        """
+        keys = sorted(
+            {*written}
+            | {
+                variant_key(image_id, name, extension)
+                for name in VARIANT_NAMES
+                for extension in EXTENSIONS.values()
+            }
+        )
+        try:
+            response = await self.ctx.clients.s3.delete_objects(
+                Bucket=self.settings.processed_bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise VariantCleanupError(
+                    f"{len(errors)} variant(s) not deleted; first {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
+        except CLEANUP_FAILURES as exc:
+            if not self.last_delivery:
+                raise
+            log.error(
+                "variants of a deleted image left behind",
+                extra={"keys": keys, "code": error_code(exc), "error": repr(exc)},
+            )
 
     async def ensure_import_record(self, image_id: str, event: S3ObjectEvent) -> None:
         record = ImageRecord.pending(
@@ -211,17 +280,18 @@ class Job:
     async def process(self, image_id: str, event: S3ObjectEvent) -> JobResult:
         token = uuid.uuid4().hex
         try:
-            await self.ctx.store.claim(image_id, token, self.settings.lease_seconds)
+            claimed = await self.ctx.store.claim(image_id, token, self.settings.lease_seconds)
         except ClaimRejectedError as exc:
             return await self.claim_rejected(image_id, exc.record)
         self.on_claim(image_id, token)
         log.info("claimed", extra={"receiveCount": self.receive_count})
         await self.notify(NotificationEvent.progress(image_id, ImageStatus.PROCESSING))
         try:
-            return await self.transform_and_record(image_id, token, event)
+            return await self.transform_and_record(image_id, token, event, claimed)
         except PermanentImageError as exc:
             log.info("image rejected", extra={"code": exc.code, "reason": exc.message})
-            return await self.fail(image_id, ImageError(code=exc.code, message=exc.message), token)
+            error = ImageError(code=exc.code, message=exc.message)
+            return await self.fail(image_id, error, token, event)
         except StaleClaimError:
             log.warning("lease lost to another worker; result dropped")
             return JobResult(Disposition.DELETE, Outcome.STALE)
@@ -239,7 +309,9 @@ class Job:
                 extra={"code": error_code(exc), "error": repr(exc), "last": self.last_delivery},
             )
             if self.last_delivery:
-                failed = await self.fail(image_id, REPEATED_FAILURE, token)
+                failed = await self.fail(image_id, REPEATED_FAILURE, token, event)
+                if failed.outcome is Outcome.DELETED:
+                    return failed  # nothing left for an operator to look at
                 # Leave the message: it goes on to the dead-letter queue for an operator.
                 outcome = (
                     Outcome.DEAD_LETTERED
@@ -266,7 +338,7 @@ class Job:
         return JobResult(Disposition.DEFER, Outcome.BUSY)
 
     async def transform_and_record(
-        self, image_id: str, token: str, event: S3ObjectEvent
+        self, image_id: str, token: str, event: S3ObjectEvent, claimed: ImageRecord
     ) -> JobResult:
         ctx = self.ctx
         # In memory up to the spool size: writing the upload to a file and reading it
@@ -285,8 +357,15 @@ class Job:
             ctx.metrics.transform_cpu_seconds.inc(timing.cpu_seconds)
         with ctx.metrics.stage("upload"):
             variants = await self.upload_variants(image_id, result)
-        with ctx.metrics.stage("record"):
-            await ctx.store.complete(image_id, token, variants, result.metadata)
+        try:
+            with ctx.metrics.stage("record"):
+                # The visibility read at the claim: a public image enters the gallery in
+                # this one write (the store writes again if the owner changed it since).
+                await ctx.store.complete(
+                    image_id, token, variants, result.metadata, visibility=claimed.visibility
+                )
+        except RecordGoneError:
+            return await self.record_gone(image_id, event, (v.key for v in variants.values()))
         log.info("completed", extra={"variants": sorted(variants)})
         await self.notify(NotificationEvent.completed(image_id, variants), required=True)
         return JobResult(Disposition.DELETE, Outcome.COMPLETED)
@@ -349,13 +428,17 @@ class Job:
         await asyncio.gather(*puts)
         return stored
 
-    async def fail(self, image_id: str, error: ImageError, token: str) -> JobResult:
+    async def fail(
+        self, image_id: str, error: ImageError, token: str, event: S3ObjectEvent
+    ) -> JobResult:
         with self.ctx.metrics.stage("record"):
             record = await self.ctx.store.fail(image_id, error, token=token)
         if record is None:
-            # Already terminal or taken over: whoever holds it reports the outcome.
+            # Already terminal, taken over (whoever holds it reports the outcome), or deleted.
             current = await self.ctx.store.get(image_id)
-            if current is None or not current.status.is_terminal:
+            if current is None:
+                return await self.record_gone(image_id, event)
+            if not current.status.is_terminal:
                 return JobResult(Disposition.DELETE, Outcome.STALE)
             record = current
         await self.notify(NotificationEvent.terminal(record), required=True)
