@@ -25,7 +25,7 @@ from snapqueue_client import (
     UploadFailed,
     WaitTimeout,
 )
-from tests.client.conftest import NOT_AN_IMAGE, image_bytes, write_image
+from tests.client.conftest import NOT_AN_IMAGE, Account, image_bytes, write_image
 
 VARIANTS = {"thumbnail", "resized", "grayscale"}
 
@@ -42,12 +42,12 @@ def assert_completed(record: ImageRecord) -> None:
 
 
 async def test_upload_a_jpeg_file_reports_progress_and_completes(
-    api_url: str, ws_url: str, tmp_path: Path
+    api_url: str, account: Account, ws_url: str, tmp_path: Path
 ) -> None:
     path = write_image(tmp_path / "holiday.jpg", seed=1)
     progress: list[tuple[int, int]] = []
     statuses: list[Status] = []
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         record = await client.upload(
             path,
             on_progress=lambda sent, total: progress.append((sent, total)),
@@ -67,8 +67,10 @@ async def test_upload_a_jpeg_file_reports_progress_and_completes(
     assert statuses == sorted(statuses, key=lambda s: s.rank), statuses
 
 
-async def test_upload_png_bytes_sniffs_the_type(api_url: str, ws_url: str) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+async def test_upload_png_bytes_sniffs_the_type(
+    api_url: str, account: Account, ws_url: str
+) -> None:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         record = await client.upload(image_bytes(2, "PNG"))
     assert_completed(record)
     assert record.content_type == "image/png"
@@ -77,9 +79,9 @@ async def test_upload_png_bytes_sniffs_the_type(api_url: str, ws_url: str) -> No
 
 
 async def test_a_file_that_is_no_image_raises_upload_failed_with_the_code(
-    api_url: str, ws_url: str
+    api_url: str, account: Account, ws_url: str
 ) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         with pytest.raises(UploadFailed) as caught:
             await client.upload(NOT_AN_IMAGE, filename="fake.png")
     assert caught.value.code == "unsupported_format"
@@ -88,9 +90,9 @@ async def test_a_file_that_is_no_image_raises_upload_failed_with_the_code(
     assert caught.value.record.variants == {}
 
 
-async def test_api_errors_are_typed(api_url: str, ws_url: str) -> None:
+async def test_api_errors_are_typed(api_url: str, account: Account, ws_url: str) -> None:
     unknown = uuid.uuid4().hex
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         with pytest.raises(UnsupportedContentType) as svg:
             await client.upload(b"<svg xmlns='http://www.w3.org/2000/svg'/>", filename="x.svg")
         assert (svg.value.status, svg.value.code) == (415, "unsupported_content_type")
@@ -129,16 +131,20 @@ async def test_an_unreachable_api_is_a_network_error() -> None:
             await client.status(uuid.uuid4().hex)
 
 
-async def test_without_a_socket_the_wait_polls(api_url: str, tmp_path: Path) -> None:
+async def test_without_a_socket_the_wait_polls(
+    api_url: str, account: Account, tmp_path: Path
+) -> None:
     closed_ws = f"ws://127.0.0.1:{free_port()}/ws"
-    async with AsyncSnapQueue(api_url, closed_ws) as client:
+    async with AsyncSnapQueue(api_url, closed_ws, refresh_token=account.refresh_token) as client:
         record = await client.upload(write_image(tmp_path / "polled.jpg", seed=3))
         assert client.socket_connects == 0
     assert_completed(record)
 
 
-async def test_upload_without_waiting_then_wait_and_watch(api_url: str, ws_url: str) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+async def test_upload_without_waiting_then_wait_and_watch(
+    api_url: str, account: Account, ws_url: str
+) -> None:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         pending = await client.upload(image_bytes(4), filename="later.jpg", wait=False)
         assert pending.status in (Status.PENDING_UPLOAD, Status.PROCESSING, Status.COMPLETED)
         record = await client.wait(pending.image_id, timeout=60)
@@ -150,8 +156,10 @@ async def test_upload_without_waiting_then_wait_and_watch(api_url: str, ws_url: 
     assert set(events[0].variants) == VARIANTS
 
 
-async def test_waiting_for_an_image_that_never_arrives_times_out(api_url: str, ws_url: str) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+async def test_waiting_for_an_image_that_never_arrives_times_out(
+    api_url: str, account: Account, ws_url: str
+) -> None:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         ticket = await client.request_upload("never.jpg", "image/jpeg", 1000)
         with pytest.raises(WaitTimeout) as caught:
             await client.wait(ticket.image_id, timeout=1.5)
@@ -159,9 +167,11 @@ async def test_waiting_for_an_image_that_never_arrives_times_out(api_url: str, w
     assert caught.value.image_id == ticket.image_id
 
 
-async def test_request_upload_and_send_file_are_the_two_steps(api_url: str, ws_url: str) -> None:
+async def test_request_upload_and_send_file_are_the_two_steps(
+    api_url: str, account: Account, ws_url: str
+) -> None:
     payload = image_bytes(5)
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         ticket = await client.request_upload("steps.jpg", "image/jpeg", len(payload))
         assert ticket.upload.fields["key"] == f"uploads/{ticket.image_id}"
         assert ticket.max_bytes is not None
@@ -172,19 +182,26 @@ async def test_request_upload_and_send_file_are_the_two_steps(api_url: str, ws_u
     assert record.original_filename == "steps.jpg"
 
 
-async def test_a_token_goes_to_the_api_but_not_to_s3(api_url: str, ws_url: str) -> None:
-    # S3 refuses a presigned request that also carries an Authorization header.
-    async with AsyncSnapQueue(api_url, ws_url, token="not-checked-yet") as client:
+async def test_a_token_goes_to_the_api_but_not_to_s3(
+    api_url: str, account: Account, ws_url: str
+) -> None:
+    # S3 refuses a presigned request that also carries an Authorization header. A fixed
+    # access token (token=, what SNAPQUEUE_TOKEN gives the CLI) is sent as it is.
+    async with AsyncSnapQueue(api_url, ws_url, token=account.access_token) as client:
         record = await client.upload(image_bytes(6), filename="token.jpg")
         assert_completed(record)
         saved = await client.download_variants(record, Path("/tmp") / uuid.uuid4().hex)
     assert set(saved) == VARIANTS
 
 
-async def test_list_pages_and_iter_images(api_url: str, ws_url: str) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+async def test_list_pages_and_iter_images(api_url: str, account: Account, ws_url: str) -> None:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         uploaded = [
-            (await client.upload(image_bytes(10 + i), filename=f"page-{i}.jpg")).image_id
+            (
+                await client.upload(
+                    image_bytes(10 + i), filename=f"page-{i}.jpg", visibility="public"
+                )
+            ).image_id
             for i in range(3)
         ]
         first = await client.list(limit=2)
@@ -201,9 +218,9 @@ async def test_list_pages_and_iter_images(api_url: str, ws_url: str) -> None:
 
 
 async def test_download_variants_writes_images_pillow_decodes(
-    api_url: str, ws_url: str, tmp_path: Path
+    api_url: str, account: Account, ws_url: str, tmp_path: Path
 ) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         record = await client.upload(write_image(tmp_path / "src.png", seed=20, kind="PNG"))
         saved = await client.download_variants(record.image_id, tmp_path / "out")
     assert set(saved) == VARIANTS
@@ -218,8 +235,10 @@ async def test_download_variants_writes_images_pillow_decodes(
     assert not list((tmp_path / "out").glob("*.part"))
 
 
-async def test_download_variants_of_a_failed_image_raises(api_url: str, ws_url: str) -> None:
-    async with AsyncSnapQueue(api_url, ws_url) as client:
+async def test_download_variants_of_a_failed_image_raises(
+    api_url: str, account: Account, ws_url: str
+) -> None:
+    async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         with pytest.raises(UploadFailed) as caught:
             await client.upload(NOT_AN_IMAGE, filename="fake2.png")
         with pytest.raises(UploadFailed):
@@ -227,12 +246,12 @@ async def test_download_variants_of_a_failed_image_raises(api_url: str, ws_url: 
 
 
 async def test_a_socket_that_drops_mid_wait_falls_back_to_polling(
-    stack: Stack, api_url: str, ws_url: str
+    stack: Stack, api_url: str, account: Account, ws_url: str
 ) -> None:
     notifier = stack.processes["notifier"]
     payload = image_bytes(50)
     try:
-        async with AsyncSnapQueue(api_url, ws_url) as client:
+        async with AsyncSnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
             ticket = await client.request_upload("drop.jpg", "image/jpeg", len(payload))
             async with aclosing(client.watch(ticket.image_id, timeout=60)) as events:
                 first = await anext(events)

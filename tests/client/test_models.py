@@ -27,13 +27,15 @@ def test_a_record_from_a_newer_server_still_parses() -> None:
             "metadata": {"width": 4032},
             "error": None,
             "visibility": "private",
-            "owner": {"id": "u1"},
+            "ownerId": "u1",
+            "moderation": {"state": "approved"},
         }
     )
     assert record.status is Status.COMPLETED
     assert record.variants["thumbnail"].content_type == "image/jpeg"
     assert record.model_dump(by_alias=True)["imageId"] == record.image_id
-    assert "visibility" not in record.model_dump()
+    assert record.visibility == "private"
+    assert "moderation" not in record.model_dump()
 
 
 def test_page_and_event_shapes() -> None:

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from snapqueue_client import NotFound, SnapQueue, SnapQueueError, Status, UploadFailed
-from tests.client.conftest import NOT_AN_IMAGE, write_image
+from tests.client.conftest import NOT_AN_IMAGE, Account, write_image
 
 
 def test_the_sync_facade_does_what_the_async_client_does(
-    api_url: str, ws_url: str, tmp_path: Path
+    api_url: str, ws_url: str, tmp_path: Path, account: Account
 ) -> None:
     progress: list[tuple[int, int]] = []
     callers: set[str] = set()
@@ -24,9 +24,9 @@ def test_the_sync_facade_does_what_the_async_client_does(
         progress.append((sent, total))
         callers.add(threading.current_thread().name)
 
-    with SnapQueue(api_url, ws_url) as client:
+    with SnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         path = write_image(tmp_path / "sync.jpg", seed=30)
-        record = client.upload(path, on_progress=on_progress)
+        record = client.upload(path, on_progress=on_progress, visibility="public")
         assert record.status is Status.COMPLETED
         assert progress[-1] == (path.stat().st_size,) * 2
         # Callbacks run on the client's own loop thread, as documented.
@@ -60,9 +60,11 @@ def test_the_sync_facade_does_what_the_async_client_does(
     client.close()  # closing twice is harmless
 
 
-def test_the_sync_facade_uploads_with_request_and_send(api_url: str, ws_url: str) -> None:
+def test_the_sync_facade_uploads_with_request_and_send(
+    api_url: str, ws_url: str, account: Account
+) -> None:
     payload = NOT_AN_IMAGE
-    with SnapQueue(api_url, ws_url) as client:
+    with SnapQueue(api_url, ws_url, refresh_token=account.refresh_token) as client:
         ticket = client.request_upload("tiny.png", "image/png", len(payload))
         client.send_file(ticket, payload)
         with pytest.raises(UploadFailed):

@@ -19,8 +19,11 @@ from pydantic import ValidationError
 from snapqueue_client.content_types import extension_for, guess_content_type
 from snapqueue_client.errors import (
     ApiError,
+    ImageDeleted,
     NetworkError,
+    NotSignedIn,
     SnapQueueError,
+    Unauthenticated,
     UploadFailed,
     WaitTimeout,
     api_error,
@@ -29,10 +32,14 @@ from snapqueue_client.models import (
     ImageEvent,
     ImagePage,
     ImageRecord,
+    Me,
     Model,
+    SignUpResult,
     Status,
     StatusInfo,
+    Tokens,
     UploadTicket,
+    Visibility,
 )
 from snapqueue_client.multipart import MultipartBody, ProgressCallback, Source
 from snapqueue_client.notifications import Notifier, NotifierUnavailable, Subscription
@@ -50,8 +57,12 @@ SOCKET_CHECK_SECONDS = 10.0
 MAX_SOCKET_DROPS = 3
 POLL_FIRST_SECONDS = 0.5
 POLL_MAX_SECONDS = 2.0
+# An access token this close to its expiry is refreshed before it is sent: a request that
+# leaves with it must still be accepted when it arrives.
+REFRESH_MARGIN_SECONDS = 60.0
 
 StatusCallback = Callable[[Status], None]
+TokensCallback = Callable[[Tokens], None]
 
 
 class AsyncSnapQueue:
@@ -60,8 +71,14 @@ class AsyncSnapQueue:
     One ``httpx.AsyncClient`` (explicit timeouts) serves the API, the presigned S3 POSTs and
     the variant downloads; one WebSocket, opened on the first wait, serves every wait.
     ``transport`` is handed to httpx (a custom ``httpx.AsyncBaseTransport``: connection
-    limits, instrumentation). ``token`` is sent as ``Authorization: Bearer`` to the API and
-    the notifier, never to S3 or a CDN.
+    limits, instrumentation).
+
+    Credentials, one of: ``token``, a fixed access token, sent as is and never refreshed;
+    ``tokens`` (from :meth:`sign_in`, or stored) or just a ``refresh_token``: the client
+    refreshes the access token shortly before it expires and once after a 401, one refresh
+    at a time however many calls need it; or nothing, then :meth:`sign_in`. The access token
+    goes as ``Authorization: Bearer`` to the API and the notifier, never to S3 or a CDN.
+    ``on_tokens`` is called with every new set of tokens (sign-in, refresh), to store them.
     """
 
     def __init__(
@@ -70,12 +87,21 @@ class AsyncSnapQueue:
         ws_url: str | None = None,
         *,
         token: str | None = None,
+        tokens: Tokens | None = None,
+        refresh_token: str | None = None,
+        on_tokens: TokensCallback | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        if token is not None and (tokens is not None or refresh_token is not None):
+            raise ValueError("token= is a fixed access token: give it, or tokens/refresh_token")
         self.api_url = api_url.rstrip("/")
         self.ws_url = ws_url or derive_ws_url(self.api_url)
-        self.token = token
+        self._fixed_token = token
+        self._tokens = tokens
+        self._refresh_token = (tokens.refresh_token if tokens else None) or refresh_token
+        self._on_tokens = on_tokens
+        self._refresh_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
@@ -83,7 +109,10 @@ class AsyncSnapQueue:
         )
         connect = timeout.connect if isinstance(timeout, httpx.Timeout) else timeout
         self._notifier = Notifier(
-            self.ws_url, open_timeout=connect or 10.0, headers=self._auth_headers()
+            self.ws_url,
+            open_timeout=connect or 10.0,
+            headers={},
+            token_source=self._access_token,
         )
 
     async def __aenter__(self) -> Self:
@@ -106,11 +135,106 @@ class AsyncSnapQueue:
         """How many times the notifier's socket was opened (reconnects included)."""
         return self._notifier.connects
 
-    # -- HTTP plumbing ---------------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        """The access token the next call would send (``None``: not signed in)."""
+        if self._fixed_token is not None:
+            return self._fixed_token
+        return self._tokens.access_token if self._tokens else None
 
-    def _auth_headers(self) -> dict[str, str]:
-        """Headers that prove who the caller is; sign-in flows plug in here."""
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    @property
+    def tokens(self) -> Tokens | None:
+        """The tokens from the last sign-in or refresh (``None`` with a fixed ``token``)."""
+        return self._tokens
+
+    # -- Accounts --------------------------------------------------------------------------
+
+    async def sign_up(self, email: str, password: str) -> SignUpResult:
+        """``POST /auth/sign-up``. Unless ``confirmed``, :meth:`confirm` with the e-mailed
+        code comes next. Raises InvalidPassword, InvalidEmail, UserExists."""
+        body = {"email": email, "password": password}
+        return await self._api_model(
+            SignUpResult, "POST", "/auth/sign-up", json=body, authenticated=False
+        )
+
+    async def confirm(self, email: str, code: str) -> None:
+        """``POST /auth/confirm``: the code sent to ``email`` after sign-up."""
+        body = {"email": email, "code": code}
+        await self._request("POST", "/auth/confirm", json=body, authenticated=False)
+
+    async def sign_in(self, email: str, password: str) -> Tokens:
+        """``POST /auth/sign-in``; every later call is made as this user.
+
+        Raises InvalidCredentials, UserNotConfirmed. Replaces any ``token`` given before.
+        """
+        body = {"email": email, "password": password}
+        tokens = await self._api_model(
+            Tokens, "POST", "/auth/sign-in", json=body, authenticated=False
+        )
+        async with self._refresh_lock:
+            self._fixed_token = None
+            self._refresh_token = tokens.refresh_token
+            await self._adopt(tokens)
+        return tokens
+
+    async def refresh(self) -> Tokens:
+        """New tokens now, from the refresh token (calls refresh by themselves as needed).
+
+        Raises NotSignedIn without a refresh token, InvalidRefreshToken when it is no longer
+        accepted (sign in again).
+        """
+        if self._refresh_token is None:
+            raise NotSignedIn("no refresh token: sign in first")
+        async with self._refresh_lock:
+            return await self._refresh_now()
+
+    async def me(self) -> Me:
+        """``GET /me``: the signed-in user's id, e-mail and groups."""
+        return await self._api_model(Me, "GET", "/me")
+
+    async def _access_token(self, rejected: str | None = None) -> str | None:
+        """The access token to send: refreshed first when it is about to expire or when the
+        server just refused it (``rejected``). Concurrent callers share one refresh."""
+        if self._fixed_token is not None:
+            return self._fixed_token
+        if self._usable(rejected):
+            return self._tokens.access_token if self._tokens else None
+        if self._refresh_token is None:
+            # Nothing to refresh with: the server decides what an old token is worth.
+            return self._tokens.access_token if self._tokens else None
+        async with self._refresh_lock:
+            # Whoever held the lock before may have refreshed already.
+            if self._usable(rejected) and self._tokens is not None:
+                return self._tokens.access_token
+            return (await self._refresh_now()).access_token
+
+    def _usable(self, rejected: str | None) -> bool:
+        tokens = self._tokens
+        if tokens is None:
+            return self._refresh_token is None
+        return tokens.access_token != rejected and not tokens.expires_within(REFRESH_MARGIN_SECONDS)
+
+    async def _refresh_now(self) -> Tokens:
+        """``POST /auth/refresh``; the caller holds ``_refresh_lock``."""
+        if self._refresh_token is None:
+            raise NotSignedIn("no refresh token: sign in first")
+        body = {"refreshToken": self._refresh_token}
+        answer = await self._api_model(
+            Tokens, "POST", "/auth/refresh", json=body, authenticated=False
+        )
+        tokens = answer.with_refresh_token(self._refresh_token)
+        self._refresh_token = tokens.refresh_token
+        await self._adopt(tokens)
+        return tokens
+
+    async def _adopt(self, tokens: Tokens) -> None:
+        self._tokens = tokens
+        if self._on_tokens is not None:
+            self._on_tokens(tokens)
+        # An open socket would otherwise be closed when its old token expires.
+        await self._notifier.reauthenticate(tokens.access_token)
+
+    # -- HTTP plumbing ---------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One request; a non-2xx answer raises :class:`ApiError`, a broken one NetworkError."""
@@ -123,9 +247,26 @@ class AsyncSnapQueue:
             raise api_error(response)
         return response
 
+    async def _request(
+        self, method: str, path: str, *, authenticated: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        """An API call, with the access token unless ``authenticated=False`` (the sign-in
+        calls); a 401 makes the client refresh once and send the call again."""
+        extra = kwargs.pop("headers", {})
+        url = self.api_url + path
+        if not authenticated:
+            return await self._send(method, url, headers=extra, **kwargs)
+        token = await self._access_token()
+        try:
+            return await self._send(method, url, headers={**_bearer(token), **extra}, **kwargs)
+        except Unauthenticated:
+            if token is None or self._fixed_token is not None or self._refresh_token is None:
+                raise
+        token = await self._access_token(rejected=token)
+        return await self._send(method, url, headers={**_bearer(token), **extra}, **kwargs)
+
     async def _api(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {**self._auth_headers(), **kwargs.pop("headers", {})}
-        response = await self._send(method, self.api_url + path, headers=headers, **kwargs)
+        response = await self._request(method, path, **kwargs)
         try:
             return response.json()
         except ValueError as exc:
@@ -143,9 +284,22 @@ class AsyncSnapQueue:
 
     # -- Uploads ---------------------------------------------------------------------------
 
-    async def request_upload(self, filename: str, content_type: str, size: int) -> UploadTicket:
-        """``POST /upload-request``: an image id and a presigned POST for the file."""
-        body = {"filename": filename, "contentType": content_type, "size": size}
+    async def request_upload(
+        self,
+        filename: str,
+        content_type: str,
+        size: int,
+        *,
+        visibility: Visibility | str | None = None,
+    ) -> UploadTicket:
+        """``POST /upload-request``: an image id and a presigned POST for the file.
+
+        ``visibility`` (``private`` or ``public``) is left to the server when ``None``: it
+        makes new images private.
+        """
+        body: dict[str, Any] = {"filename": filename, "contentType": content_type, "size": size}
+        if visibility is not None:
+            body["visibility"] = Visibility(visibility).value
         return await self._api_model(UploadTicket, "POST", "/upload-request", json=body)
 
     async def send_file(
@@ -183,6 +337,7 @@ class AsyncSnapQueue:
         on_status: StatusCallback | None = None,
         wait: bool = True,
         timeout: float = DEFAULT_WAIT_SECONDS,  # noqa: ASYNC109 - a deadline on the server's work
+        visibility: Visibility | str | None = None,
     ) -> ImageRecord:
         """Upload one image and (``wait=True``) return its final, ``COMPLETED`` record.
 
@@ -196,7 +351,7 @@ class AsyncSnapQueue:
         declared = content_type or guess_content_type(name, await data.head())
         if name is None:
             name = "upload" + extension_for(declared)
-        ticket = await self.request_upload(name, declared, data.size)
+        ticket = await self.request_upload(name, declared, data.size, visibility=visibility)
         subscription: Subscription | None = None
         if wait:
             try:
@@ -226,11 +381,7 @@ class AsyncSnapQueue:
 
     async def list(self, limit: int | None = None, cursor: str | None = None) -> ImagePage:
         """One gallery page (``COMPLETED`` images, newest first) and the next cursor."""
-        params: dict[str, str | int] = {}
-        if limit is not None:
-            params["limit"] = limit
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = _page_params(limit, cursor)
         return await self._api_model(ImagePage, "GET", "/get-all-images", params=params)
 
     async def iter_images(self, page_size: int | None = None) -> AsyncIterator[ImageRecord]:
@@ -243,6 +394,50 @@ class AsyncSnapQueue:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    async def my_images(
+        self,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: Status | str | None = None,
+    ) -> ImagePage:
+        """``GET /me/images``: one page of the signed-in user's images (any status, or the
+        one given), newest first."""
+        params = _page_params(limit, cursor)
+        if status is not None:
+            params["status"] = Status(status).value
+        return await self._api_model(ImagePage, "GET", "/me/images", params=params)
+
+    async def iter_my_images(
+        self, page_size: int | None = None, status: Status | str | None = None
+    ) -> AsyncIterator[ImageRecord]:
+        """Every image of the signed-in user, following ``nextCursor``."""
+        cursor: str | None = None
+        while True:
+            page = await self.my_images(limit=page_size, cursor=cursor, status=status)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def admin_images(
+        self, owner_id: str, limit: int | None = None, cursor: str | None = None
+    ) -> ImagePage:
+        """``GET /admin/images``: any user's images (``owner_id``), for admins only
+        (Forbidden otherwise)."""
+        params = {**_page_params(limit, cursor), "ownerId": owner_id}
+        return await self._api_model(ImagePage, "GET", "/admin/images", params=params)
+
+    async def set_visibility(self, image_id: str, visibility: Visibility | str) -> ImageRecord:
+        """``PATCH /image/{id}``: make an image of yours ``public`` or ``private``."""
+        body = {"visibility": Visibility(visibility).value}
+        return await self._api_model(ImageRecord, "PATCH", f"/image/{image_id}", json=body)
+
+    async def delete(self, image_id: str) -> None:
+        """``DELETE /image/{id}``: the record, the original and every variant. A wait on the
+        image ends with :class:`ImageDeleted`."""
+        await self._request("DELETE", f"/image/{image_id}")
 
     async def download_variants(
         self,
@@ -390,6 +585,8 @@ class AsyncSnapQueue:
                         return
                     # Capped, jittered backoff: many clients must not come back in lock-step.
                     await asyncio.sleep(min(0.25 * 2**drops, 2.0) * (0.5 + random.random()))  # noqa: S311
+                elif item.kind == "deleted":
+                    raise ImageDeleted(image_id)
                 elif item.kind == "error":
                     return  # e.g. unknown_image: polling raises the API's own error for it
         finally:
@@ -435,6 +632,19 @@ class AsyncSnapQueue:
             variants=record.variants,
             error=record.error,
         )
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _page_params(limit: int | None, cursor: str | None) -> dict[str, str | int]:
+    params: dict[str, str | int] = {}
+    if limit is not None:
+        params["limit"] = limit
+    if cursor is not None:
+        params["cursor"] = cursor
+    return params
 
 
 def _describe(exc: httpx.HTTPError) -> str:

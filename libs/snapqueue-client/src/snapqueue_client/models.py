@@ -1,16 +1,17 @@
 """The public API's JSON shapes as typed, read-only models.
 
 Field names are snake_case in Python and camelCase on the wire. Unknown fields are ignored,
-never rejected: the server may add fields (later issues add visibility and owners) and an
-installed client must keep working against a newer server.
+never rejected: the server may add fields and an installed client must keep working against a
+newer server.
 """
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 TERMINAL_EVENT_TYPES = frozenset({"imageProcessed", "imageFailed"})
@@ -33,6 +34,13 @@ class Status(StrEnum):
 
 
 _RANK = {Status.PENDING_UPLOAD: 0, Status.PROCESSING: 1, Status.COMPLETED: 2, Status.FAILED: 2}
+
+
+class Visibility(StrEnum):
+    """Who may see an image: its owner (and admins), or everyone."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
 
 
 class Model(BaseModel):
@@ -68,6 +76,9 @@ class ImageRecord(Model):
     variants: dict[str, Variant] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: ImageError | None = None
+    # None from a server older than accounts, and for operator imports (no owner).
+    owner_id: str | None = None
+    visibility: Visibility | None = None
 
 
 class StatusInfo(Model):
@@ -115,3 +126,65 @@ class ImageEvent(Model):
     @property
     def is_terminal(self) -> bool:
         return self.type in TERMINAL_EVENT_TYPES or self.status.is_terminal
+
+
+# -- Accounts ----------------------------------------------------------------------------
+
+ADMIN_GROUP = "admins"
+
+
+class Tokens(Model):
+    """What ``POST /auth/sign-in`` and ``/auth/refresh`` answer, plus when it expires.
+
+    ``expires_at`` (epoch seconds, this machine's clock) is computed on receipt from
+    ``expiresIn`` unless given, so a stored copy keeps its real expiry.
+    """
+
+    access_token: str
+    id_token: str | None = None
+    refresh_token: str | None = None
+    expires_in: int = 3600
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name, not a secret
+    expires_at: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stamp_expiry(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not (data.get("expiresAt") or data.get("expires_at")):
+            lifetime: Any = data.get("expiresIn", data.get("expires_in", 3600))
+            try:
+                seconds = float(lifetime)
+            except (TypeError, ValueError):
+                return data  # the field's own validation reports it
+            data = {**data, "expires_at": time.time() + seconds}
+        return data
+
+    def expires_within(self, seconds: float) -> bool:
+        """Whether the access token is expired, or will be ``seconds`` from now."""
+        return time.time() + seconds >= self.expires_at
+
+    def with_refresh_token(self, refresh_token: str | None) -> Tokens:
+        """The same tokens, keeping ``refresh_token`` when the answer carried none (a
+        refresh answer usually does not: the old refresh token stays valid)."""
+        if self.refresh_token or not refresh_token:
+            return self
+        return self.model_copy(update={"refresh_token": refresh_token})
+
+
+class SignUpResult(Model):
+    """``POST /auth/sign-up``: the new user's id and whether it can sign in already."""
+
+    user_id: str
+    confirmed: bool = False
+
+
+class Me(Model):
+    """``GET /me``: who the token belongs to."""
+
+    user_id: str
+    email: str | None = None
+    groups: list[str] = Field(default_factory=list)
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_GROUP in self.groups

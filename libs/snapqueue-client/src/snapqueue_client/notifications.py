@@ -3,6 +3,12 @@
 Each wait subscribes to one image and reads its own queue of frames; the socket is opened on
 the first subscription and reopened by the next one after it dropped. Frames of types this
 client does not know are ignored, as the contract asks.
+
+Signed in, the access token goes both ways the contract allows: as ``Authorization: Bearer``
+on the handshake (for servers that check it there) and as the first frame,
+``{"action": "authenticate", "token": ...}`` (for servers that wait for it), so either server
+accepts the socket. A refreshed token is sent again as an ``authenticate`` frame; a socket
+closed for an expired token (4001) is reopened with a fresh one.
 """
 
 from __future__ import annotations
@@ -12,14 +18,14 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import websockets
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from snapqueue_client.models import ImageEvent
 
@@ -28,6 +34,16 @@ EVENT_TYPES = frozenset({"status", "imageProcessed", "imageFailed"})
 # After a failed connect, waits go straight to polling for this long instead of each paying
 # the connect timeout again (a CLI uploading 100 files against a notifier that is down).
 RECONNECT_HOLD_SECONDS = 5.0
+# The notifier's close code for a token that expired while the socket was open.
+TOKEN_EXPIRED_CLOSE = 4001
+
+# Called for the access token to present; given the token the server just refused (or
+# ``None``), it returns a fresh one. ``None`` means not signed in.
+TokenSource = Callable[[str | None], Awaitable[str | None]]
+
+
+async def _anonymous(_rejected: str | None) -> None:
+    return None
 
 
 class NotifierUnavailable(Exception):
@@ -38,7 +54,7 @@ class NotifierUnavailable(Exception):
 class Signal:
     """Something other than an event reached a subscription."""
 
-    kind: Literal["registered", "error", "dropped"]
+    kind: Literal["registered", "error", "dropped", "deleted"]
     code: str = ""
     message: str = ""
 
@@ -48,16 +64,27 @@ DROPPED = Signal("dropped")
 
 
 class Notifier:
-    def __init__(self, url: str, *, open_timeout: float, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        open_timeout: float,
+        headers: Mapping[str, str],
+        token_source: TokenSource = _anonymous,
+    ) -> None:
         self.url = url
         self.open_timeout = open_timeout
         self.headers = dict(headers)
+        self.token_source = token_source
         self.connects = 0
         self._connection: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._queues: dict[str, set[asyncio.Queue[Item]]] = defaultdict(set)
         self._hold_until = 0.0
+        # The token the open socket was authenticated with, and one the server refused.
+        self._token: str | None = None
+        self._rejected: str | None = None
 
     async def subscribe(self, image_id: str) -> Subscription:
         """Register ``image_id``; its frames go to the returned subscription from now on."""
@@ -78,20 +105,60 @@ class Notifier:
                 return self._connection
             if time.monotonic() < self._hold_until:
                 raise NotifierUnavailable(f"{self.url} was unreachable moments ago")
+            token = await self.token_source(self._rejected)
+            self._rejected = None
             try:
-                connection = await websockets.connect(
-                    self.url,
-                    additional_headers=self.headers,
-                    open_timeout=self.open_timeout,
-                    close_timeout=2,
-                )
+                connection = await self._open(token)
+            except InvalidStatus as exc:
+                if exc.response.status_code != 401 or token is None:
+                    self._hold_off()
+                    raise NotifierUnavailable(f"cannot open {self.url}: {exc}") from exc
+                # The handshake refused the token (expired in between): once more, fresh.
+                token = await self.token_source(token)
+                try:
+                    connection = await self._open(token)
+                except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as again:
+                    self._hold_off()
+                    raise NotifierUnavailable(f"cannot open {self.url}: {again}") from again
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-                self._hold_until = time.monotonic() + RECONNECT_HOLD_SECONDS
+                self._hold_off()
                 raise NotifierUnavailable(f"cannot open {self.url}: {exc}") from exc
             self.connects += 1
             self._connection = connection
+            self._token = token
             self._reader = asyncio.create_task(self._read(connection), name="snapqueue-ws")
             return connection
+
+    def _hold_off(self) -> None:
+        self._hold_until = time.monotonic() + RECONNECT_HOLD_SECONDS
+
+    async def _open(self, token: str | None) -> ClientConnection:
+        headers = dict(self.headers)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        connection = await websockets.connect(
+            self.url, additional_headers=headers, open_timeout=self.open_timeout, close_timeout=2
+        )
+        if token is not None:
+            try:
+                # Frames are handled in order, so every registration after this is
+                # authenticated; a server that took the header answers it the same way.
+                await connection.send(_authenticate(token))
+            except ConnectionClosed:
+                await connection.close()
+                raise
+        return connection
+
+    async def reauthenticate(self, token: str) -> None:
+        """Present a refreshed token on the open socket, before the old one expires."""
+        connection = self._connection
+        if connection is None or token == self._token:
+            return
+        try:
+            await connection.send(_authenticate(token))
+        except ConnectionClosed:
+            return  # the reader sees the close; the next subscription reconnects
+        self._token = token
 
     async def _read(self, connection: ClientConnection) -> None:
         try:
@@ -102,6 +169,10 @@ class Notifier:
             # told below and subscribes again (or polls).
             _log.debug("notifier socket closed: %s", exc)
         finally:
+            close = connection.close_code
+            if close == TOKEN_EXPIRED_CLOSE:
+                # The next connect must not present the same token again.
+                self._rejected = self._token
             if self._connection is connection:
                 self._connection = None
             for queues in self._queues.values():
@@ -127,6 +198,8 @@ class Notifier:
                 return
         elif kind == "registered":
             item = Signal("registered")
+        elif kind == "imageDeleted":
+            item = Signal("deleted")
         elif kind == "error":
             item = Signal("error", str(data.get("code", "")), str(data.get("message", "")))
         else:
@@ -181,3 +254,7 @@ class Subscription:
 
 def _frame(action: str, image_id: str) -> str:
     return json.dumps({"action": action, "imageId": image_id})
+
+
+def _authenticate(token: str) -> str:
+    return json.dumps({"action": "authenticate", "token": token})

@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from snapqueue_client.models import ImageRecord, StatusInfo
+from snapqueue_client.models import ImageRecord, Me, SignUpResult, StatusInfo, Tokens
 
 if TYPE_CHECKING:
     from snapqueue_client.cli import Result
@@ -176,6 +176,10 @@ def record(item: ImageRecord, *, as_json: bool) -> None:
     table.add_column("field")
     table.add_column("value", overflow="fold")
     table.add_row("status", item.status.value)
+    if item.visibility is not None:
+        table.add_row("visibility", item.visibility.value)
+    if item.owner_id is not None:
+        table.add_row("owner", item.owner_id)
     table.add_row("file", item.original_filename or "")
     table.add_row("type", item.content_type or "")
     table.add_row("uploaded", item.upload_timestamp or "")
@@ -196,11 +200,18 @@ def listing(items: Sequence[ImageRecord], next_cursor: str | None, *, as_json: b
     table = Table(title=f"{len(items)} image(s)")
     table.add_column("imageId", no_wrap=True)
     table.add_column("file", overflow="fold")
+    table.add_column("status")
+    table.add_column("visibility")
     table.add_column("updated")
     table.add_column("variants", overflow="fold")
     for item in items:
         table.add_row(
-            item.image_id, item.original_filename or "", item.updated_at or "", _variants(item)
+            item.image_id,
+            item.original_filename or "",
+            item.status.value,
+            item.visibility.value if item.visibility else "",
+            item.updated_at or "",
+            _variants(item),
         )
     out.print(table)
     if next_cursor:
@@ -231,3 +242,65 @@ def failure(code: str, message: str, *, as_json: bool, status: int | None = None
         return
     where = f" ({status})" if status is not None else ""
     err.print(f"[red]error{where}[/]: {code}: {message}", markup=True, highlight=False)
+
+
+# -- accounts ----------------------------------------------------------------------------
+
+
+def _say(text: str, body: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        _print_json(body)
+    else:
+        out.print(text, markup=False)
+
+
+def warning(text: str) -> None:
+    err.print(f"[yellow]warning[/]: {text}", markup=True, highlight=False)
+
+
+def signed_in(email: str, path: Path, tokens: Tokens, *, as_json: bool) -> None:
+    # The tokens themselves are never printed: they stay in the owner-only file.
+    _say(
+        f"signed in as {email} (credentials in {path})",
+        {"email": email, "credentials": str(path), "expiresAt": tokens.expires_at},
+        as_json=as_json,
+    )
+
+
+def signed_up(created: SignUpResult, email: str, *, as_json: bool) -> None:
+    _say(
+        f"account {email} created ({created.user_id}); confirm it with the e-mailed code: "
+        f"snapqueue confirm --email {email} CODE",
+        {"userId": created.user_id, "email": email, "confirmed": created.confirmed},
+        as_json=as_json,
+    )
+
+
+def confirmed(email: str, *, as_json: bool) -> None:
+    _say(
+        f"{email} confirmed; now: snapqueue login --email {email}",
+        {"email": email, "confirmed": True},
+        as_json=as_json,
+    )
+
+
+def signed_out(api_url: str, path: Path, removed: bool, *, every: bool, as_json: bool) -> None:
+    where = "every API" if every else api_url
+    text = f"signed out of {where}" if removed else f"not signed in to {where}"
+    _say(text, {"signedOut": removed, "credentials": str(path)}, as_json=as_json)
+
+
+def me(user: Me, *, as_json: bool) -> None:
+    _say(
+        f"{user.user_id} {user.email or ''} groups: {', '.join(user.groups) or '-'}",
+        user.model_dump(mode="json", by_alias=True),
+        as_json=as_json,
+    )
+
+
+def deleted(image_ids: Sequence[str], *, as_json: bool) -> None:
+    _say(
+        "\n".join(f"deleted {image_id}" for image_id in image_ids),
+        {"deleted": list(image_ids)},
+        as_json=as_json,
+    )

@@ -24,16 +24,31 @@ from snapqueue_client.client import (
     DEFAULT_WAIT_SECONDS,
     AsyncSnapQueue,
     StatusCallback,
+    TokensCallback,
 )
 from snapqueue_client.errors import SnapQueueError
-from snapqueue_client.models import ImageEvent, ImagePage, ImageRecord, StatusInfo, UploadTicket
+from snapqueue_client.models import (
+    ImageEvent,
+    ImagePage,
+    ImageRecord,
+    Me,
+    SignUpResult,
+    Status,
+    StatusInfo,
+    Tokens,
+    UploadTicket,
+    Visibility,
+)
 from snapqueue_client.multipart import ProgressCallback
 
 T = TypeVar("T")
 
 
 class SnapQueue:
-    """Same methods as :class:`AsyncSnapQueue`, blocking; ``with SnapQueue(url) as client``."""
+    """Same methods as :class:`AsyncSnapQueue`, blocking; ``with SnapQueue(url) as client``.
+
+    ``on_tokens`` runs on the client's thread, like the other callbacks.
+    """
 
     def __init__(
         self,
@@ -41,6 +56,9 @@ class SnapQueue:
         ws_url: str | None = None,
         *,
         token: str | None = None,
+        tokens: Tokens | None = None,
+        refresh_token: str | None = None,
+        on_tokens: TokensCallback | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -53,10 +71,21 @@ class SnapQueue:
 
         async def make() -> AsyncSnapQueue:
             return AsyncSnapQueue(
-                api_url, ws_url, token=token, timeout=timeout, transport=transport
+                api_url,
+                ws_url,
+                token=token,
+                tokens=tokens,
+                refresh_token=refresh_token,
+                on_tokens=on_tokens,
+                timeout=timeout,
+                transport=transport,
             )
 
-        self._client = self._run(make())
+        try:
+            self._client = self._run(make())
+        except ValueError:
+            self._stop_loop()
+            raise
         self.api_url = self._client.api_url
         self.ws_url = self._client.ws_url
 
@@ -89,13 +118,48 @@ class SnapQueue:
         try:
             self._run(self._client.aclose())
         finally:
-            self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
+            self._stop_loop()
 
-    def request_upload(self, filename: str, content_type: str, size: int) -> UploadTicket:
-        return self._run(self._client.request_upload(filename, content_type, size))
+    def _stop_loop(self) -> None:
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    @property
+    def token(self) -> str | None:
+        return self._client.token
+
+    @property
+    def tokens(self) -> Tokens | None:
+        return self._client.tokens
+
+    def sign_up(self, email: str, password: str) -> SignUpResult:
+        return self._run(self._client.sign_up(email, password))
+
+    def confirm(self, email: str, code: str) -> None:
+        self._run(self._client.confirm(email, code))
+
+    def sign_in(self, email: str, password: str) -> Tokens:
+        return self._run(self._client.sign_in(email, password))
+
+    def refresh(self) -> Tokens:
+        return self._run(self._client.refresh())
+
+    def me(self) -> Me:
+        return self._run(self._client.me())
+
+    def request_upload(
+        self,
+        filename: str,
+        content_type: str,
+        size: int,
+        *,
+        visibility: Visibility | str | None = None,
+    ) -> UploadTicket:
+        return self._run(
+            self._client.request_upload(filename, content_type, size, visibility=visibility)
+        )
 
     def send_file(
         self,
@@ -126,6 +190,7 @@ class SnapQueue:
         on_status: StatusCallback | None = None,
         wait: bool = True,
         timeout: float = DEFAULT_WAIT_SECONDS,
+        visibility: Visibility | str | None = None,
     ) -> ImageRecord:
         return self._run(
             self._client.upload(
@@ -136,6 +201,7 @@ class SnapQueue:
                 on_status=on_status,
                 wait=wait,
                 timeout=timeout,
+                visibility=visibility,
             )
         )
 
@@ -156,6 +222,36 @@ class SnapQueue:
             if page.next_cursor is None:
                 return
             cursor = page.next_cursor
+
+    def my_images(
+        self,
+        limit: int | None = None,
+        cursor: str | None = None,
+        status: Status | str | None = None,
+    ) -> ImagePage:
+        return self._run(self._client.my_images(limit, cursor, status))
+
+    def iter_my_images(
+        self, page_size: int | None = None, status: Status | str | None = None
+    ) -> Iterator[ImageRecord]:
+        cursor: str | None = None
+        while True:
+            page = self.my_images(page_size, cursor, status)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def admin_images(
+        self, owner_id: str, limit: int | None = None, cursor: str | None = None
+    ) -> ImagePage:
+        return self._run(self._client.admin_images(owner_id, limit, cursor))
+
+    def set_visibility(self, image_id: str, visibility: Visibility | str) -> ImageRecord:
+        return self._run(self._client.set_visibility(image_id, visibility))
+
+    def delete(self, image_id: str) -> None:
+        self._run(self._client.delete(image_id))
 
     def wait(
         self,
