@@ -5,7 +5,7 @@ export function ErrorMessage({
   testId = 'error-message',
   friendly = true,
 }: {
-  error: { code?: string | null; message?: string | null };
+  error: { code?: string | null; message?: string | null; retryAfter?: number | null };
   testId?: string;
   /** Prepend a friendlier sentence for known codes (off when the message is already ours). */
   friendly?: boolean;

@@ -1,16 +1,10 @@
 import type { RefObject } from 'react';
-import type { ImageRecord } from '../lib/types';
+import type { PagedList } from '../lib/pages';
 import { hrefFor } from '../lib/route';
 import { ErrorMessage } from './ErrorMessage';
 import { Thumb } from './Thumb';
 
-export interface GalleryState {
-  items: ImageRecord[];
-  nextCursor: string | null;
-  loading: boolean;
-  loaded: boolean;
-  error: { code: string; message: string } | null;
-}
+export type GalleryState = PagedList;
 
 export function GalleryView({
   state,
@@ -21,13 +15,13 @@ export function GalleryView({
   state: GalleryState;
   onLoadMore: () => void;
   onRefresh: () => void;
-  headingRef: RefObject<HTMLHeadingElement | null>;
+  headingRef?: RefObject<HTMLHeadingElement | null>;
 }) {
   return (
     <section aria-labelledby="gallery-heading" aria-busy={state.loading}>
       <div className="list-head">
         <h2 id="gallery-heading" ref={headingRef} tabIndex={-1}>
-          Gallery
+          Public gallery
         </h2>
         <button type="button" className="button" onClick={onRefresh} disabled={state.loading}>
           Refresh
@@ -35,9 +29,11 @@ export function GalleryView({
       </div>
       {state.error && <ErrorMessage error={state.error} testId="gallery-error" />}
       {state.loaded && state.items.length === 0 && !state.error && (
-        <p className="empty">No processed images yet. Upload some first.</p>
+        <p className="empty" data-testid="gallery-empty">
+          No public images yet. Images appear here once their owner makes them public.
+        </p>
       )}
-      <ul className="gallery" aria-label="Processed images, newest first">
+      <ul className="gallery" aria-label="Public images, newest first">
         {state.items.map((r) => {
           const name = r.originalFilename || r.imageId;
           const m = r.metadata ?? {};

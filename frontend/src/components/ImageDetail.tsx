@@ -21,11 +21,14 @@ export function ImageDetail({
   api,
   initial,
   headingRef,
+  deleted = false,
 }: {
   imageId: string;
   api: Pick<SnapQueueApi, 'getImage'>;
   initial?: ImageRecord;
   headingRef: RefObject<HTMLHeadingElement | null>;
+  /** The image was deleted while shown (an `imageDeleted` frame, or deleted here). */
+  deleted?: boolean;
 }) {
   const [load, setLoad] = useState<Load>(initial ? { state: 'ok', record: initial } : { state: 'loading' });
 
@@ -50,6 +53,12 @@ export function ImageDetail({
       <h2 id="detail-heading" ref={headingRef} tabIndex={-1} className="detail-title">
         {name}
       </h2>
+      {deleted ? (
+        <p className="notice" data-testid="detail-deleted" role="status">
+          This image has been deleted.
+        </p>
+      ) : (
+        <>
       {load.state === 'loading' && <p aria-live="polite">Loading…</p>}
       {load.state === 'error' && <ErrorMessage error={load.error} />}
       {record && (
@@ -69,7 +78,10 @@ export function ImageDetail({
           )}
           <p className="hint">
             Image id <code>{record.imageId}</code>
+            {record.visibility ? ` · ${record.visibility}` : ''}
           </p>
+        </>
+      )}
         </>
       )}
     </section>

@@ -93,6 +93,8 @@ export function UploadView({
   onClearFinished,
   headingRef,
   maxBytes,
+  publicUploads = false,
+  onPublicUploadsChange,
 }: {
   items: UploadItem[];
   onFiles: (files: File[]) => void;
@@ -100,6 +102,9 @@ export function UploadView({
   onClearFinished: () => void;
   headingRef: RefObject<HTMLHeadingElement | null>;
   maxBytes: number;
+  /** New uploads are sent with `visibility: "public"` when checked (the default is private). */
+  publicUploads?: boolean;
+  onPublicUploadsChange?: (value: boolean) => void;
 }) {
   const inputRef = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
@@ -168,6 +173,24 @@ export function UploadView({
           JPEG, PNG, GIF, WebP, AVIF, HEIC/HEIF, TIFF or BMP, up to {formatBytes(maxBytes)} each. Several at once are fine.
         </p>
       </div>
+      {onPublicUploadsChange && (
+        <p className="upload-options">
+          <input
+            id="upload-public"
+            data-testid="upload-public"
+            type="checkbox"
+            checked={publicUploads}
+            onChange={(e) => onPublicUploadsChange(e.target.checked)}
+            aria-describedby="upload-public-hint"
+          />{' '}
+          <label htmlFor="upload-public">Make new uploads public</label>{' '}
+          <span id="upload-public-hint" className="hint">
+            {publicUploads
+              ? 'Everyone will see them in the gallery once processed.'
+              : 'Private: only you can see them. You can change this later in My images.'}
+          </span>
+        </p>
+      )}
       {items.length > 0 && (
         <div className="list-head">
           <h3 className="list-title">Your uploads ({items.length})</h3>

@@ -27,3 +27,30 @@ describe('hash routes', () => {
     expect(parseHash(hrefFor({ name: 'image', imageId: 'a b' }))).toEqual({ name: 'image', imageId: 'a b' });
   });
 });
+
+describe('account error wording', () => {
+  it('has friendly text for the account codes', () => {
+    expect(friendlyErrorText('invalid_credentials')).toMatch(/password is not right/);
+    expect(friendlyErrorText('user_exists')).toMatch(/already exists/);
+    expect(friendlyErrorText('token_expired')).toMatch(/session has ended/);
+    expect(friendlyErrorText('quota_exceeded')).toMatch(/storage quota/);
+    expect(friendlyErrorText('rate_limited')).toMatch(/try again shortly/);
+    expect(friendlyErrorText('rate_limited', { retryAfter: 1 })).toMatch(/in 1 second\./);
+    expect(describeError({ code: 'rate_limited', message: 'Slow down', retryAfter: 9 }).summary).toMatch(/in 9 seconds/);
+    // The upload-permission wording is still used for S3's own codes.
+    expect(friendlyErrorText('ExpiredToken')).toMatch(/upload permission/);
+  });
+});
+
+describe('account routes', () => {
+  it('parses #/mine and #/signin with a safe "next"', () => {
+    expect(parseHash('#/mine')).toEqual({ name: 'mine' });
+    expect(parseHash('#/signin')).toEqual({ name: 'signin', mode: 'signin', next: null });
+    expect(parseHash('#/signup')).toEqual({ name: 'signin', mode: 'signup', next: null });
+    expect(parseHash('#/signin?next=%23%2Fmine')).toEqual({ name: 'signin', mode: 'signin', next: '#/mine' });
+    expect(parseHash('#/signin?next=javascript%3Aalert(1)')).toEqual({ name: 'signin', mode: 'signin', next: null });
+    expect(parseHash('#/signin?next=%23%2Fsignin')).toEqual({ name: 'signin', mode: 'signin', next: null });
+    expect(hrefFor({ name: 'signin', mode: 'signin', next: '#/mine' })).toBe('#/signin?next=%23%2Fmine');
+    expect(hrefFor({ name: 'mine' })).toBe('#/mine');
+  });
+});

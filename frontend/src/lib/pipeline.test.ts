@@ -136,3 +136,18 @@ describe('UploadPipeline', () => {
     expect(actions).toEqual([{ type: 'note', imageId: 'img-1', note: 'Live status: no such image' }]);
   });
 });
+
+describe('UploadPipeline with accounts', () => {
+  it('sends visibility only when asked, and stops watching a deleted image', async () => {
+    const { deps, emit, log } = makeDeps();
+    const p = new UploadPipeline(deps);
+    await p.start('L1', file());
+    await p.start('L2', file(), { visibility: 'public' });
+    const bodies = vi.mocked(deps.api.requestUpload).mock.calls.map((c) => c[0]);
+    expect(bodies[0]).toEqual({ filename: 'cat.jpg', contentType: 'image/jpeg', size: 6 });
+    expect(bodies[1]).toEqual({ filename: 'cat.jpg', contentType: 'image/jpeg', size: 6, visibility: 'public' });
+    emit({ type: 'imageDeleted', imageId: 'img-1' });
+    expect(log.at(-1)).toBe('untrack:img-1');
+    await flushPromises();
+  });
+});

@@ -7,7 +7,7 @@ import { toServerError, type SnapQueueApi } from './api';
 import type { NotifierClient, NotifierEvent } from './socket';
 import type { StatusPoller } from './poller';
 import type { UploadAction } from './state';
-import type { ImageRecord, ImageStatus } from './types';
+import type { ImageRecord, ImageStatus, Visibility } from './types';
 import type { UploadOptions } from './upload';
 import { DEFAULT_MAX_BYTES, validateFile } from './validate';
 
@@ -54,8 +54,11 @@ export class UploadPipeline {
     this.controllers.get(localId)?.abort();
   }
 
-  /** Run one file through the whole flow. Resolves when its upload has finished or failed. */
-  async start(localId: string, file: File): Promise<void> {
+  /**
+   * Run one file through the whole flow. Resolves when its upload has finished or failed.
+   * `visibility` is sent with the upload request only when given (the server's default is private).
+   */
+  async start(localId: string, file: File, options: { visibility?: Visibility } = {}): Promise<void> {
     const { api, notifier, poller, upload, dispatch } = this.deps;
     const check = validateFile(file, this.maxBytes);
     if (!check.ok) {
@@ -67,7 +70,12 @@ export class UploadPipeline {
     let imageId: string | null = null;
     try {
       const ticket = await api.requestUpload(
-        { filename: file.name, contentType: check.contentType, size: file.size },
+        {
+          filename: file.name,
+          contentType: check.contentType,
+          size: file.size,
+          ...(options.visibility ? { visibility: options.visibility } : {}),
+        },
         controller.signal,
       );
       imageId = ticket.imageId;
@@ -116,7 +124,12 @@ export class UploadPipeline {
         if (e.imageId) dispatch({ type: 'note', imageId: e.imageId, note: `Live status: ${e.message}` });
         else this.deps.onGlobalError?.({ code: e.code, message: e.message });
         return;
+      case 'imageDeleted':
+        // The views drop the image (App); nothing more to wait for.
+        poller.untrack(e.imageId);
+        return;
       case 'registered':
+      case 'authenticated':
         return;
     }
   }

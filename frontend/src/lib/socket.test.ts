@@ -250,3 +250,162 @@ describe('NotifierClient', () => {
     expect(seen).toContain('connection');
   });
 });
+
+describe('NotifierClient with authentication', () => {
+  function authSetup(initial: string | null, refreshTo: Array<string | null> = []) {
+    let current = initial;
+    const refreshCalls: string[] = [];
+    const auth = {
+      get accessToken() {
+        return current;
+      },
+      refreshAfterReject: async (rejected: string) => {
+        refreshCalls.push(rejected);
+        if (current && current !== rejected) return current;
+        current = refreshTo.length ? (refreshTo.shift() ?? null) : null;
+        return current;
+      },
+    };
+    const timers = new FakeTimers();
+    const client = new NotifierClient({
+      url: 'ws://example.test/ws',
+      WebSocket: FakeWebSocket,
+      timers,
+      random: () => 0.5,
+      backoff: { initialMs: 1000, maxMs: 8000, factor: 2 },
+      auth,
+    });
+    const events: NotifierEvent[] = [];
+    client.on((e) => events.push(e));
+    return { client, timers, events, refreshCalls, setToken: (t: string) => (current = t) };
+  }
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+  const states = (events: NotifierEvent[]) =>
+    events.filter((e) => e.type === 'connection').map((e) => (e as { state: string }).state);
+
+  it('sends authenticate first and registers only after "authenticated"', async () => {
+    const { client, events } = authSetup('at-1');
+    client.connect();
+    client.register('img-1');
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    expect(ws.messages).toEqual([{ action: 'authenticate', token: 'at-1' }]);
+    expect(client.connected).toBe(false);
+    client.register('img-2'); // still waiting for the answer: queued
+    expect(ws.messages).toHaveLength(1);
+    ws.serverSend({ type: 'authenticated', userId: 'u1' });
+    expect(client.connected).toBe(true);
+    expect(states(events)).toEqual(['connecting', 'connected']);
+    expect(ws.messages.slice(1)).toEqual([
+      { action: 'registerImage', imageId: 'img-1' },
+      { action: 'registerImage', imageId: 'img-2' },
+    ]);
+    expect(events).toContainEqual({ type: 'authenticated', userId: 'u1' });
+  });
+
+  it('re-authenticates on the open socket after a refresh, without re-registering', async () => {
+    const { client } = authSetup('at-1');
+    client.connect();
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    ws.serverSend({ type: 'authenticated', userId: 'u1' });
+    client.register('img-1');
+    client.reauthenticate('at-2');
+    ws.serverSend({ type: 'authenticated', userId: 'u1' });
+    expect(ws.messages).toEqual([
+      { action: 'authenticate', token: 'at-1' },
+      { action: 'registerImage', imageId: 'img-1' },
+      { action: 'authenticate', token: 'at-2' },
+    ]);
+  });
+
+  it('on token_expired + close 4001: refreshes, reconnects at once, authenticates, re-registers', async () => {
+    const { client, timers, events, refreshCalls } = authSetup('at-1', ['at-2']);
+    client.connect();
+    const first = FakeWebSocket.last;
+    first.serverOpen();
+    await settle();
+    first.serverSend({ type: 'authenticated', userId: 'u1' });
+    client.register('img-1');
+    first.serverSend({ type: 'error', code: 'token_expired', message: 'Token expired' });
+    first.serverClose(4001, 'token expired');
+    await settle();
+    expect(refreshCalls).toEqual(['at-1']);
+    expect(timers.pendingDelays).toEqual([]); // no backoff wait
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    const second = FakeWebSocket.last;
+    second.serverOpen();
+    await settle();
+    expect(second.messages).toEqual([{ action: 'authenticate', token: 'at-2' }]);
+    second.serverSend({ type: 'authenticated', userId: 'u1' });
+    expect(second.messages[1]).toEqual({ action: 'registerImage', imageId: 'img-1' });
+    expect(client.connected).toBe(true);
+    // The token_expired frame is handled, not shown as an error.
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('closes for good when no fresh token can be had (signed out)', async () => {
+    const { client, timers } = authSetup('at-1', [null]);
+    client.connect();
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    ws.serverSend({ type: 'authenticated', userId: 'u1' });
+    ws.serverClose(4001, 'token expired');
+    await settle();
+    expect(client.state).toBe('closed');
+    timers.advance(60_000);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+  });
+
+  it('an "unauthenticated" answer gets a refreshed token on the same socket, then backs off after repeated refusals', async () => {
+    const { client, timers, events } = authSetup('at-1', ['at-2', 'at-3', 'at-4']);
+    client.connect();
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    ws.serverSend({ type: 'error', code: 'unauthenticated', message: 'bad token' });
+    await settle();
+    expect(ws.messages.at(-1)).toEqual({ action: 'authenticate', token: 'at-2' });
+    ws.serverSend({ type: 'error', code: 'unauthenticated', message: 'bad token' });
+    await settle();
+    expect(ws.messages.at(-1)).toEqual({ action: 'authenticate', token: 'at-3' });
+    ws.serverSend({ type: 'error', code: 'unauthenticated', message: 'bad token' });
+    await settle();
+    // Third refusal in a row: give up on this socket and reconnect with backoff; now it is visible.
+    expect(ws.closedByClient).not.toBeNull();
+    expect(timers.pendingDelays).toEqual([750]);
+    expect(events.filter((e) => e.type === 'error').map((e) => (e as { code: string }).code)).toEqual(['unauthenticated']);
+  });
+
+  it('emits imageDeleted once and ignores later events for that image', async () => {
+    const { client, events } = authSetup('at-1');
+    client.connect();
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    ws.serverSend({ type: 'authenticated', userId: 'u1' });
+    client.register('img-1');
+    ws.serverSend({ type: 'imageDeleted', imageId: 'img-1' });
+    ws.serverSend({ type: 'imageDeleted', imageId: 'img-1' });
+    ws.serverSend({ type: 'imageProcessed', imageId: 'img-1', status: 'COMPLETED', variants: {} });
+    expect(nonConnection(events).filter((e) => e.type !== 'authenticated')).toEqual([{ type: 'imageDeleted', imageId: 'img-1' }]);
+    expect(client.pendingIds).toEqual([]);
+  });
+
+  it('gives up on a socket whose authenticate is never answered', async () => {
+    const { client, timers, events } = authSetup('at-1');
+    client.connect();
+    const ws = FakeWebSocket.last;
+    ws.serverOpen();
+    await settle();
+    timers.advance(10_000);
+    expect(ws.closedByClient).not.toBeNull();
+    expect(events.some((e) => e.type === 'error' && e.code === 'auth_timeout')).toBe(true);
+    expect(client.state).toBe('reconnecting');
+  });
+});

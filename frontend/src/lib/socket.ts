@@ -6,6 +6,12 @@
  *   backoff with jitter, and re-registers every pending (non-terminal) id after the reconnect.
  * - Events are deduplicated: a terminal event (which may arrive twice) is emitted once per image,
  *   and a status event is emitted only when it moves the image forward.
+ * - With `auth`: the first frame on every socket is `{"action":"authenticate","token"}`; the state is
+ *   `connected` (and registrations are sent) only once the server answered `authenticated`. After a
+ *   token refresh `reauthenticate(token)` sends a fresh `authenticate` on the open socket. A
+ *   `token_expired` close (4001) or an `unauthenticated` answer gets a refreshed token and an
+ *   immediate retry; when no token can be had (signed out) the client closes for good.
+ * - `imageDeleted` is emitted once per image; the image gets no further events.
  */
 import { isImageStatus, STATUS_RANK, type ImageStatus, type ServerError, type Variants } from './types';
 
@@ -17,7 +23,9 @@ export type NotifierEvent =
   | { type: 'status'; imageId: string; status: ImageStatus }
   | { type: 'imageProcessed'; imageId: string; status: 'COMPLETED'; variants: Variants | null }
   | { type: 'imageFailed'; imageId: string; status: 'FAILED'; error: ServerError }
-  | { type: 'error'; code: string; message: string; imageId?: string };
+  | { type: 'error'; code: string; message: string; imageId?: string }
+  | { type: 'authenticated'; userId: string | null }
+  | { type: 'imageDeleted'; imageId: string };
 
 export type NotifierListener = (event: NotifierEvent) => void;
 
@@ -45,8 +53,24 @@ export interface BackoffOptions {
   factor: number;
 }
 
+/** Where the socket gets its token (the `AuthClient`); same shape as api.ts's `TokenSource`. */
+export interface SocketAuth {
+  readonly accessToken: string | null;
+  refreshAfterReject(rejected: string): Promise<string | null>;
+}
+
+/** Close code the notifier uses when the token expired without a fresh `authenticate`. */
+export const CLOSE_TOKEN_EXPIRED = 4001;
+const AUTH_ERROR_CODES = new Set(['unauthenticated', 'token_expired', 'invalid_token']);
+/** Consecutive authentication refusals (without an `authenticated` between) before backing off. */
+const MAX_AUTH_RETRIES = 2;
+
 export interface NotifierOptions {
   url: string;
+  /** Authenticate every socket first (the accounts contract). Without it, no `authenticate` frame is sent. */
+  auth?: SocketAuth;
+  /** Give up on a socket whose `authenticate` got no answer within this (then reconnect with backoff). */
+  authTimeoutMs?: number;
   WebSocket?: WebSocketCtor;
   timers?: Timers;
   /** Returns [0, 1); injectable for deterministic jitter in tests. */
@@ -84,7 +108,14 @@ export class NotifierClient {
   private readonly random: () => number;
   private readonly backoff: BackoffOptions;
   private readonly offlineAfter: number;
+  private readonly auth: SocketAuth | undefined;
+  private readonly authTimeoutMs: number;
 
+  private authed = false;
+  private sentToken: string | null = null;
+  private authFailures = 0;
+  private authTimer: unknown = null;
+  private deleted = new Set<string>();
   private ws: WebSocketLike | null = null;
   private listeners = new Set<NotifierListener>();
   private pending = new Set<string>();
@@ -108,6 +139,8 @@ export class NotifierClient {
     this.random = options.random ?? Math.random;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.offlineAfter = options.offlineAfterAttempts ?? 2;
+    this.auth = options.auth;
+    this.authTimeoutMs = options.authTimeoutMs ?? 10_000;
   }
 
   get state(): ConnectionState {
@@ -145,13 +178,92 @@ export class NotifierClient {
       this.timers.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = null;
     }
+    this.drop(1000, 'client closing');
+    this.setState('closed');
+  }
+
+  /** Forget every registration and dedup record (a different user signs in). */
+  reset(): void {
+    this.pending.clear();
+    this.lastStatus.clear();
+    this.terminal.clear();
+    this.deleted.clear();
+  }
+
+  /** The token was refreshed: tell the open socket (the server would otherwise close it with 4001). */
+  reauthenticate(token: string): void {
+    const ws = this.ws;
+    if (!this.auth || !ws || ws.readyState !== OPEN) return;
+    this.sendAuth(ws, token);
+  }
+
+  /** Detach and close the current socket, if any, without triggering a reconnect. */
+  private drop(code: number, reason: string): void {
+    this.clearAuthTimer();
+    this.authed = false;
     const ws = this.ws;
     this.ws = null;
     if (ws) {
       ws.onopen = ws.onclose = ws.onerror = ws.onmessage = null;
-      if (ws.readyState === OPEN || ws.readyState === CONNECTING) ws.close(1000, 'client closing');
+      if (ws.readyState === OPEN || ws.readyState === CONNECTING) ws.close(code, reason);
     }
-    this.setState('closed');
+  }
+
+  private clearAuthTimer(): void {
+    if (this.authTimer !== null) {
+      this.timers.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+  }
+
+  private sendAuth(ws: WebSocketLike, token: string): void {
+    this.sentToken = token;
+    try {
+      ws.send(JSON.stringify({ action: 'authenticate', token }));
+    } catch {
+      // The close event that follows handles it.
+    }
+  }
+
+  /** A token to (re)authenticate with: the current one, or a refreshed one after `rejected` was refused. */
+  private withToken(rejected: string | null, then: (token: string) => void): void {
+    const auth = this.auth;
+    if (!auth) return;
+    const current = auth.accessToken;
+    const p = rejected === null && current ? Promise.resolve<string | null>(current) : auth.refreshAfterReject(rejected ?? '');
+    p.then(
+      (token) => {
+        if (this.stopped) return;
+        if (!token) {
+          // Signed out: nothing to authenticate with.
+          this.close();
+          return;
+        }
+        then(token);
+      },
+      () => {
+        // Transient refresh failure: retry the whole connection later.
+        if (this.stopped) return;
+        this.drop(1000, 'no token');
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  /** The server refused our token (error frame or 4001): refresh and retry, a bounded number of times. */
+  private authRejected(ws: WebSocketLike | null): void {
+    this.authFailures += 1;
+    if (this.authFailures > MAX_AUTH_RETRIES) {
+      this.emit({ type: 'error', code: 'unauthenticated', message: 'The live-status connection refused the sign-in; retrying later.' });
+      this.drop(1000, 'authentication refused');
+      this.scheduleReconnect();
+      return;
+    }
+    const rejected = this.sentToken ?? '';
+    this.withToken(rejected, (token) => {
+      if (ws && this.ws === ws && ws.readyState === OPEN) this.sendAuth(ws, token);
+      else if (!this.ws && this.reconnectTimer === null) this.open();
+    });
   }
 
   register(imageId: string): void {
@@ -168,6 +280,7 @@ export class NotifierClient {
   private send(msg: object): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN) return false;
+    if (this.auth && !this.authed) return false; // sent on `authenticated`
     try {
       ws.send(JSON.stringify(msg));
       return true;
@@ -207,11 +320,27 @@ export class NotifierClient {
       return;
     }
     this.ws = ws;
+    this.authed = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
-      this.attempt = 0;
-      this.setState('connected');
-      for (const id of this.pending) this.send({ action: 'registerImage', imageId: id });
+      if (!this.auth) {
+        this.attempt = 0;
+        this.setState('connected');
+        for (const id of this.pending) this.send({ action: 'registerImage', imageId: id });
+        return;
+      }
+      // Authenticate first; `connected` and the registrations wait for `authenticated`.
+      this.clearAuthTimer();
+      this.authTimer = this.timers.setTimeout(() => {
+        this.authTimer = null;
+        if (this.ws !== ws || this.authed || this.stopped) return;
+        this.emit({ type: 'error', code: 'auth_timeout', message: 'The live-status connection did not confirm the sign-in in time.' });
+        this.drop(1000, 'authentication timeout');
+        this.scheduleReconnect();
+      }, this.authTimeoutMs);
+      this.withToken(null, (token) => {
+        if (this.ws === ws && ws.readyState === OPEN) this.sendAuth(ws, token);
+      });
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
@@ -223,7 +352,15 @@ export class NotifierClient {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.authed = false;
+      this.clearAuthTimer();
       if (this.stopped) return;
+      if (ev.code === CLOSE_TOKEN_EXPIRED && this.auth) {
+        // token_expired: refresh and reconnect at once (bounded; then the usual backoff).
+        this.setState('reconnecting');
+        this.authRejected(null);
+        return;
+      }
       // 1001 = the replica is going away: reconnect promptly (to another replica).
       if (ev.code === 1001) this.attempt = 0;
       this.scheduleReconnect();
@@ -257,6 +394,28 @@ export class NotifierClient {
     }
     const imageId = typeof msg.imageId === 'string' ? msg.imageId : undefined;
     switch (msg.type) {
+      case 'authenticated': {
+        const first = !this.authed;
+        this.authed = true;
+        this.authFailures = 0;
+        this.clearAuthTimer();
+        if (first) {
+          this.attempt = 0;
+          this.setState('connected');
+          for (const id of this.pending) this.send({ action: 'registerImage', imageId: id });
+        }
+        this.emit({ type: 'authenticated', userId: typeof msg.userId === 'string' ? msg.userId : null });
+        return;
+      }
+      case 'imageDeleted': {
+        if (!imageId || this.deleted.has(imageId)) return;
+        this.deleted.add(imageId);
+        this.terminal.add(imageId);
+        this.lastStatus.delete(imageId);
+        this.pending.delete(imageId);
+        this.emit({ type: 'imageDeleted', imageId });
+        return;
+      }
       case 'registered':
         if (imageId) this.emit({ type: 'registered', imageId });
         return;
@@ -295,6 +454,14 @@ export class NotifierClient {
         return;
       }
       case 'error':
+        if (this.auth && typeof msg.code === 'string' && AUTH_ERROR_CODES.has(msg.code)) {
+          // token_expired is followed by a 4001 close, handled there.
+          // Until the next `authenticated` nothing is sent, and then every pending id is registered again
+          // (a registerImage refused here is not lost).
+          this.authed = false;
+          if (msg.code !== 'token_expired') this.authRejected(this.ws);
+          return;
+        }
         this.emit({
           type: 'error',
           code: typeof msg.code === 'string' ? msg.code : 'error',

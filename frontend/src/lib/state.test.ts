@@ -111,3 +111,12 @@ describe('uploadReducer', () => {
     expect(uploadReducer(s, { type: 'processed', imageId: 'other', variants })).toBe(s);
   });
 });
+
+describe('uploadReducer reset', () => {
+  it('forgets every item (sign-out) and is a no-op when empty', () => {
+    const s = run(base);
+    expect(s.order).toEqual(['L']);
+    expect(uploadReducer(s, { type: 'reset' })).toBe(initialUploadState);
+    expect(uploadReducer(initialUploadState, { type: 'reset' })).toBe(initialUploadState);
+  });
+});

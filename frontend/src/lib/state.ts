@@ -62,7 +62,9 @@ export type UploadAction =
   | { type: 'failed'; imageId: string; error: ServerError }
   | { type: 'record'; record: ImageRecord }
   | { type: 'note'; imageId: string; note: string | null }
-  | { type: 'removed'; localId: string };
+  | { type: 'removed'; localId: string }
+  /** Signed out: forget every item. */
+  | { type: 'reset' };
 
 function phaseForStatus(status: ImageStatus): Phase | null {
   switch (status) {
@@ -216,6 +218,8 @@ export function uploadReducer(state: UploadState, action: UploadAction): UploadS
       delete items[action.localId];
       return { order: state.order.filter((id) => id !== action.localId), items };
     }
+    case 'reset':
+      return state.order.length === 0 ? state : initialUploadState;
   }
 }
 

@@ -1,4 +1,4 @@
-/** Shapes of the SnapQueue REST (issue 3) and WebSocket (issue 5) contracts. */
+/** Shapes of the SnapQueue REST (issue 3) and WebSocket (issue 5) contracts, with accounts. */
 
 export type ImageStatus = 'PENDING_UPLOAD' | 'PROCESSING' | 'COMPLETED' | 'FAILED';
 
@@ -45,6 +45,17 @@ export interface ImageMetadata {
 export interface ServerError {
   code: string;
   message: string;
+  /** Seconds to wait (from `Retry-After`), for `rate_limited`. */
+  retryAfter?: number;
+}
+
+export type Visibility = 'private' | 'public';
+
+/** `GET /me`. `groups` includes "admins" for administrators. */
+export interface MeRecord {
+  userId: string;
+  email: string;
+  groups: string[];
 }
 
 export interface ImageRecord {
@@ -57,6 +68,8 @@ export interface ImageRecord {
   variants?: Variants | null;
   metadata?: ImageMetadata | null;
   error?: ServerError | null;
+  ownerId?: string;
+  visibility?: Visibility;
 }
 
 export interface StatusRecord {
@@ -69,6 +82,8 @@ export interface UploadRequestBody {
   filename: string;
   contentType: string;
   size: number;
+  /** Default (when absent) is private. */
+  visibility?: Visibility;
 }
 
 export interface UploadTicket {
