@@ -27,6 +27,18 @@ data "aws_iam_policy_document" "upload_service" {
   }
 
   statement {
+    sid = "DeleteOwnImages"
+    # DELETE /image/{id} removes the original and every variant. Only the prefixes the
+    # pipeline writes; the buckets are versioned, so this adds a delete marker and the
+    # lifecycle rules expire the old versions.
+    actions = ["s3:DeleteObject"]
+    resources = [
+      "${module.data.uploads_bucket_arn}/uploads/*",
+      "${module.data.processed_bucket_arn}/processed/*",
+    ]
+  }
+
+  statement {
     sid = "ImageRecords"
     actions = [
       "dynamodb:PutItem",
@@ -38,6 +50,19 @@ data "aws_iam_policy_document" "upload_service" {
       module.data.images_table_arn,
       "${module.data.images_table_arn}/index/${module.data.gallery_index_name}",
     ]
+  }
+
+  statement {
+    sid       = "MyImages"
+    actions   = ["dynamodb:Query"]
+    resources = ["${module.data.images_table_arn}/index/${module.data.owner_index_name}"]
+  }
+
+  statement {
+    sid = "UsageCounters"
+    # Per-user rate limit and byte quota: conditional increments and reads of one item.
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    resources = [module.data.usage_table_arn]
   }
 }
 
@@ -70,8 +95,9 @@ data "aws_iam_policy_document" "processing_worker" {
   }
 
   statement {
-    sid       = "WriteVariants"
-    actions   = ["s3:PutObject"]
+    sid = "WriteVariants"
+    # DeleteObject: an image deleted while it was processed loses the variants written for it.
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${module.data.processed_bucket_arn}/processed/*"]
   }
 

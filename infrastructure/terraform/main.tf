@@ -29,6 +29,14 @@ locals {
     SNAPQUEUE_S3_ADDRESSING_STYLE              = "virtual"
     SNAPQUEUE_HTTP_HOST                        = "0.0.0.0"
   }
+
+  # Token verification, for the two services that accept signed-in requests (the worker
+  # serves no user). The SPA's client first; further clients of the same pool may be added.
+  auth_environment = {
+    SNAPQUEUE_AUTH_ISSUER     = module.auth.issuer
+    SNAPQUEUE_AUTH_JWKS_URL   = module.auth.jwks_url
+    SNAPQUEUE_AUTH_CLIENT_IDS = join(",", concat([module.auth.spa_client_id], var.extra_auth_client_ids))
+  }
 }
 
 module "network" {
@@ -53,12 +61,29 @@ module "data" {
   images_table_name                = var.images_table_name
   connections_table_name           = var.connections_table_name
   gallery_index_name               = var.gallery_index_name
+  owner_index_name                 = var.owner_index_name
+  usage_table_name                 = var.usage_table_name
   queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
   queue_max_receive_count          = var.queue_max_receive_count
   queue_retention_seconds          = var.queue_retention_seconds
   stale_upload_expiration_days     = var.stale_upload_expiration_days
   cors_origins                     = local.cors_origins
   deletion_protection              = var.deletion_protection
+}
+
+module "auth" {
+  source = "./modules/auth"
+
+  name                          = local.name
+  region                        = var.region
+  deletion_protection           = var.deletion_protection
+  mfa_configuration             = var.auth_mfa_configuration
+  password_minimum_length       = var.auth_password_minimum_length
+  access_token_validity_minutes = var.auth_access_token_validity_minutes
+  id_token_validity_minutes     = var.auth_id_token_validity_minutes
+  refresh_token_validity_days   = var.auth_refresh_token_validity_days
+  email_source_arn              = var.auth_email_source_arn
+  from_email_address            = var.auth_from_email_address
 }
 
 module "ecr" {

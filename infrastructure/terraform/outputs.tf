@@ -28,6 +28,26 @@ output "ecs_cluster_name" {
   value       = aws_ecs_cluster.main.name
 }
 
+output "auth_user_pool_id" {
+  description = "The Cognito user pool (for aws cognito-idp admin-add-user-to-group and other operator commands)."
+  value       = module.auth.user_pool_id
+}
+
+output "auth_client_id" {
+  description = "The SPA's app client id (SNAPQUEUE_COGNITO_CLIENT_ID)."
+  value       = module.auth.spa_client_id
+}
+
+output "auth_issuer" {
+  description = "Issuer of the pool's tokens (SNAPQUEUE_AUTH_ISSUER)."
+  value       = module.auth.issuer
+}
+
+output "auth_jwks_url" {
+  description = "The pool's signing keys (SNAPQUEUE_AUTH_JWKS_URL)."
+  value       = module.auth.jwks_url
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic of the DLQ and queue-age alarms."
   value       = module.alarms.topic_arn

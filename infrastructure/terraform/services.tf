@@ -41,9 +41,18 @@ module "upload_service" {
   task_policy_json   = data.aws_iam_policy_document.upload_service.json
   stop_timeout       = 30
 
-  environment = merge(local.common_environment, {
-    SNAPQUEUE_HTTP_PORT    = "8000"
-    SNAPQUEUE_CORS_ORIGINS = local.spa_origins
+  # Sign-up, confirmation and sign-in go to Cognito's unauthenticated APIs (no IAM grant).
+  # SNAPQUEUE_AUTH_AUTO_CONFIRM is for the embedded emulator only and is never set here:
+  # on AWS every account confirms its e-mail address.
+  environment = merge(local.common_environment, local.auth_environment, {
+    SNAPQUEUE_HTTP_PORT               = "8000"
+    SNAPQUEUE_CORS_ORIGINS            = local.spa_origins
+    SNAPQUEUE_COGNITO_USER_POOL_ID    = module.auth.user_pool_id
+    SNAPQUEUE_COGNITO_CLIENT_ID       = module.auth.spa_client_id
+    SNAPQUEUE_USAGE_TABLE             = module.data.usage_table_name
+    SNAPQUEUE_OWNER_INDEX             = module.data.owner_index_name
+    SNAPQUEUE_USER_UPLOADS_PER_MINUTE = tostring(var.user_uploads_per_minute)
+    SNAPQUEUE_USER_MAX_BYTES          = tostring(var.user_max_bytes)
   })
 }
 
@@ -75,7 +84,7 @@ module "notifier_service" {
   # Sockets close with 1001 and the replica's queue is deleted before the task stops.
   stop_timeout = 30
 
-  environment = merge(local.common_environment, {
+  environment = merge(local.common_environment, local.auth_environment, {
     SNAPQUEUE_HTTP_PORT       = "8001"
     SNAPQUEUE_ALLOWED_ORIGINS = local.spa_origins
   })

@@ -91,6 +91,18 @@ variable "gallery_index_name" {
   default     = "gallery-index"
 }
 
+variable "owner_index_name" {
+  description = "SNAPQUEUE_OWNER_INDEX: the GSI of one owner's images by uploadTimestamp (\"my images\")."
+  type        = string
+  default     = "owner-index"
+}
+
+variable "usage_table_name" {
+  description = "SNAPQUEUE_USAGE_TABLE: per-user counters for the upload rate limit and byte quota."
+  type        = string
+  default     = "UsageCounters"
+}
+
 variable "notify_queue_prefix" {
   description = "SNAPQUEUE_NOTIFY_QUEUE_PREFIX: notifier replicas create <prefix><replica> queues at run time."
   type        = string
@@ -154,7 +166,7 @@ variable "alb_idle_timeout_seconds" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the ALB and the tables from deletion (prod)."
+  description = "Protect the ALB, the tables and the Cognito user pool from deletion (prod)."
   type        = bool
   default     = true
 }
@@ -163,6 +175,113 @@ variable "extra_cors_origins" {
   description = "Origins allowed besides the CloudFront distribution's own (SNAPQUEUE_CORS_ORIGINS)."
   type        = list(string)
   default     = []
+}
+
+# --- accounts (Cognito) ---
+
+variable "auth_mfa_configuration" {
+  description = "MFA of the user pool: OFF, OPTIONAL (users may add a TOTP app) or ON (every sign-in needs TOTP; the sign-in API must then answer Cognito's MFA challenges)."
+  type        = string
+  default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "OPTIONAL", "ON"], var.auth_mfa_configuration)
+    error_message = "auth_mfa_configuration must be OFF, OPTIONAL or ON."
+  }
+}
+
+variable "auth_password_minimum_length" {
+  description = "Minimum password length; upper case, lower case, a digit and a symbol are always required."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.auth_password_minimum_length >= 12 && var.auth_password_minimum_length <= 99 && floor(var.auth_password_minimum_length) == var.auth_password_minimum_length
+    error_message = "auth_password_minimum_length must be a whole number from 12 to 99 (Cognito's maximum)."
+  }
+}
+
+variable "auth_access_token_validity_minutes" {
+  description = "Lifetime of access tokens, which the services accept until they expire (sign-out revokes refresh tokens only)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.auth_access_token_validity_minutes >= 5 && var.auth_access_token_validity_minutes <= 1440 && floor(var.auth_access_token_validity_minutes) == var.auth_access_token_validity_minutes
+    error_message = "auth_access_token_validity_minutes must be a whole number from 5 to 1440 (Cognito's limits)."
+  }
+}
+
+variable "auth_id_token_validity_minutes" {
+  description = "Lifetime of ID tokens."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.auth_id_token_validity_minutes >= 5 && var.auth_id_token_validity_minutes <= 1440 && floor(var.auth_id_token_validity_minutes) == var.auth_id_token_validity_minutes
+    error_message = "auth_id_token_validity_minutes must be a whole number from 5 to 1440 (Cognito's limits)."
+  }
+}
+
+variable "auth_refresh_token_validity_days" {
+  description = "Lifetime of refresh tokens: how long a session lasts without entering the password again."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.auth_refresh_token_validity_days >= 1 && var.auth_refresh_token_validity_days <= 3650 && floor(var.auth_refresh_token_validity_days) == var.auth_refresh_token_validity_days
+    error_message = "auth_refresh_token_validity_days must be a whole number from 1 to 3650 (Cognito's limits)."
+  }
+}
+
+variable "extra_auth_client_ids" {
+  description = "Further app clients (of this pool) whose tokens the services accept, besides the SPA's (SNAPQUEUE_AUTH_CLIENT_IDS is the comma-separated list)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.extra_auth_client_ids : can(regex("^[A-Za-z0-9]{1,128}$", id))])
+    error_message = "extra_auth_client_ids must be Cognito app client ids (letters and digits, no commas)."
+  }
+}
+
+variable "auth_email_source_arn" {
+  description = "ARN of a verified SES identity Cognito sends its e-mails from (its identity policy must allow email.cognito-idp.amazonaws.com). null: Cognito's own sender, limited to about 50 e-mails a day."
+  type        = string
+  default     = null
+}
+
+variable "auth_from_email_address" {
+  description = "From address of Cognito's e-mails with auth_email_source_arn, e.g. \"SnapQueue <no-reply@example.com>\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_email_source_arn == null || var.auth_from_email_address != null
+    error_message = "Set auth_from_email_address together with auth_email_source_arn."
+  }
+}
+
+variable "user_uploads_per_minute" {
+  description = "SNAPQUEUE_USER_UPLOADS_PER_MINUTE: uploads one signed-in user may start per minute."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.user_uploads_per_minute >= 1 && floor(var.user_uploads_per_minute) == var.user_uploads_per_minute
+    error_message = "user_uploads_per_minute must be a whole number of at least 1."
+  }
+}
+
+variable "user_max_bytes" {
+  description = "SNAPQUEUE_USER_MAX_BYTES: total bytes of originals one user may store (default 5 GiB)."
+  type        = number
+  default     = 5368709120
+
+  validation {
+    condition     = var.user_max_bytes >= 1 && floor(var.user_max_bytes) == var.user_max_bytes
+    error_message = "user_max_bytes must be a whole number of at least 1."
+  }
 }
 
 # --- services ---

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote as percent_decode
 
 import pytest
 from deploy_hcl import (
@@ -16,6 +17,7 @@ from deploy_hcl import (
     Environment,
     blocks,
     load,
+    module_calls,
     raw_comments,
     tf_files,
     unquote,
@@ -27,6 +29,9 @@ from snapqueue_core.settings import CoreSettings
 
 ROOT = TERRAFORM.parents[1]
 DATA = TERRAFORM / "modules" / "data"
+ALB = TERRAFORM / "modules" / "alb"
+CDN = TERRAFORM / "modules" / "cdn"
+AUTH = TERRAFORM / "modules" / "auth"
 ENVIRONMENTS = ["dev", "prod"]
 
 
@@ -42,6 +47,10 @@ def declared(env: Environment) -> Resources:
         images_table=values["images_table_name"],
         connections_table=values["connections_table_name"],
         gallery_index=values["gallery_index_name"],
+        # CoreSettings ignores unknown fields: these take effect once the core declares the
+        # owner index and the usage table.
+        owner_index=values["owner_index_name"],
+        usage_table=values["usage_table_name"],
         notify_queue_prefix=values["notify_queue_prefix"],
         queue_visibility_timeout_seconds=values["queue_visibility_timeout_seconds"],
         queue_max_receive_count=values["queue_max_receive_count"],
@@ -95,10 +104,13 @@ def test_tables_match_the_bootstrap(env_name: str) -> None:
         assert table["billing_mode"] == "PAY_PER_REQUEST"
         assert table["ttl"] == [{"attribute_name": spec.ttl_attribute, "enabled": True}]
         assert table["point_in_time_recovery"] == [{"enabled": True}]
-        indexes = table.get("global_secondary_index", [])
-        assert len(indexes) == len(spec.indexes)
-        for index, index_spec in zip(indexes, spec.indexes, strict=True):
-            assert env.in_module("data", index["name"]) == index_spec.name
+        indexes = {
+            env.in_module("data", index["name"]): index
+            for index in table.get("global_secondary_index", [])
+        }
+        assert set(indexes) == {i.name for i in spec.indexes}, spec.name
+        for index_spec in spec.indexes:
+            index = indexes[index_spec.name]
             assert index["hash_key"] == index_spec.hash_key.name
             assert index["range_key"] == index_spec.range_key.name
             assert index["projection_type"] == "ALL"
@@ -248,20 +260,51 @@ def test_task_roles_are_scoped_to_their_resources() -> None:
     assert grants["notifier_service"]["sqs:ListQueues"] == {"${local.sqs_arn_prefix}:*"}
     assert grants["processing_worker"]["sqs:SendMessage"] == {notify}
     assert "sqs:CreateQueue" not in grants["processing_worker"]
-    # Only the worker consumes upload events and writes variants; nobody else deletes originals.
+    # Only the worker consumes upload events and writes variants.
     assert grants["processing_worker"]["sqs:ReceiveMessage"] == {"${module.data.upload_queue_arn}"}
     assert "sqs:ReceiveMessage" not in grants["upload_service"]
     for service in ("upload_service", "notifier_service"):
-        assert "s3:DeleteObject" not in grants[service]
-        assert "dynamodb:UpdateItem" not in grants[service]
         assert grants[service]["s3:GetObject"] == {
             "${module.data.processed_bucket_arn}/processed/*"
         }
+    # The notifier deletes and updates nothing but its own registrations.
+    assert "s3:DeleteObject" not in grants["notifier_service"]
+    assert "dynamodb:UpdateItem" not in grants["notifier_service"]
+    # DELETE /image/{id}: the owner's original and variants, on the pipeline's prefixes only.
+    assert grants["upload_service"]["s3:DeleteObject"] == {
+        "${module.data.uploads_bucket_arn}/uploads/*",
+        "${module.data.processed_bucket_arn}/processed/*",
+    }
+    # Per-user counters: increments and reads of the usage table, nothing on the images.
+    assert grants["upload_service"]["dynamodb:UpdateItem"] == {"${module.data.usage_table_arn}"}
+    assert "${module.data.usage_table_arn}" in grants["upload_service"]["dynamodb:GetItem"]
+    usage_actions = {
+        action
+        for action, resources in grants["upload_service"].items()
+        if "${module.data.usage_table_arn}" in resources
+    }
+    assert usage_actions == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
+    # "My images" is a Query of the owner index.
+    owner_index = "${module.data.images_table_arn}/index/${module.data.owner_index_name}"
+    owner_actions = {
+        a for a, resources in grants["upload_service"].items() if owner_index in resources
+    }
+    assert owner_actions == {"dynamodb:Query"}
+    # SignUp, ConfirmSignUp and InitiateAuth are unauthenticated Cognito calls; no role may
+    # call Cognito with IAM (AdminConfirmSignUp would skip the e-mail verification).
+    for service, service_grants in grants.items():
+        assert not [a for a in service_grants if a.startswith("cognito")], service
     assert grants["upload_service"]["s3:PutObject"] == {
         "${module.data.uploads_bucket_arn}/uploads/*"
     }
     assert grants["processing_worker"]["s3:PutObject"] == {
         "${module.data.processed_bucket_arn}/processed/*"
+    }
+    # Its cleanup after a delete mid-processing: the variants, and the originals it processes.
+    assert grants["processing_worker"]["s3:DeleteObject"] == {
+        "${module.data.processed_bucket_arn}/processed/*",
+        "${module.data.uploads_bucket_arn}/uploads/*",
+        "${module.data.uploads_bucket_arn}/imports/*",
     }
     # The gallery is served by the GSI, so the upload-service may Query it.
     assert any("/index/" in r for r in grants["upload_service"]["dynamodb:Query"])
@@ -274,18 +317,10 @@ def test_ecs_environment_names_are_real_settings() -> None:
     from processing_worker.settings import WorkerSettings
     from upload_service.settings import UploadServiceSettings
 
-    main = load(TERRAFORM / "main.tf")
-    common = set()
-    for entry in main["locals"]:
-        if "common_environment" in entry:
-            common = set(entry["common_environment"])
-    assert "AWS_REGION" in common
+    shared = _environment_locals()
+    assert "AWS_REGION" in shared["common_environment"]
     services = blocks(TERRAFORM, "resource")  # noqa: F841 (parse check of services.tf)
-    calls = {
-        unquote(name): body
-        for entry in load(TERRAFORM / "services.tf")["module"]
-        for name, body in entry.items()
-    }
+    calls = _service_calls()
     classes = {
         "upload_service": UploadServiceSettings,
         "processing_worker": WorkerSettings,
@@ -294,15 +329,338 @@ def test_ecs_environment_names_are_real_settings() -> None:
     ports = {"upload_service": 8000, "processing_worker": 8002, "notifier_service": 8001}
     assert set(calls) == set(classes)
     for name, cls in classes.items():
-        extra = set(re.findall(r"(\b[A-Z][A-Z0-9_]+)\s*=", calls[name]["environment"]))
         allowed = env_names(cls)
-        for variable in common | extra:
+        for variable in _environment_names(calls[name], shared):
             assert variable in allowed, f"{name}: {variable} is not a setting of {cls.__name__}"
         assert calls[name]["container_port"] == ports[name]
         assert cls.model_fields["http_port"].default == ports[name]
         assert f'SNAPQUEUE_HTTP_PORT = "{ports[name]}"' in calls[name]["environment"].replace(
             "\\", ""
         ) or f'SNAPQUEUE_HTTP_PORT="{ports[name]}"' in calls[name]["environment"].replace(" ", "")
+
+
+def _environment_locals() -> dict[str, set[str]]:
+    """The environment maps of main.tf's locals (``common_environment``, ...), by name."""
+    found: dict[str, set[str]] = {}
+    for entry in load(TERRAFORM / "main.tf")["locals"]:
+        for name, value in entry.items():
+            if name.endswith("_environment") and isinstance(value, dict):
+                found[name] = {k for k in value if not k.startswith("__")}
+    return found
+
+
+def _service_calls() -> dict[str, dict[str, Any]]:
+    return {
+        unquote(name): body
+        for entry in load(TERRAFORM / "services.tf")["module"]
+        for name, body in entry.items()
+    }
+
+
+def _environment_names(call: dict[str, Any], shared: dict[str, set[str]]) -> set[str]:
+    """Every variable a service's ``environment = merge(local.x, ..., {...})`` sets."""
+    expression = call["environment"]
+    names = set(re.findall(r"(\b[A-Z][A-Z0-9_]+)\s*=", expression))
+    for local in re.findall(r"\blocal\.(\w+)", expression):
+        if local in shared:
+            names |= shared[local]
+    return names
+
+
+AUTH_NAMES = {"SNAPQUEUE_AUTH_ISSUER", "SNAPQUEUE_AUTH_JWKS_URL", "SNAPQUEUE_AUTH_CLIENT_IDS"}
+UPLOAD_ONLY_NAMES = {
+    "SNAPQUEUE_COGNITO_USER_POOL_ID",
+    "SNAPQUEUE_COGNITO_CLIENT_ID",
+    "SNAPQUEUE_USAGE_TABLE",
+    "SNAPQUEUE_OWNER_INDEX",
+    "SNAPQUEUE_USER_UPLOADS_PER_MINUTE",
+    "SNAPQUEUE_USER_MAX_BYTES",
+}
+
+
+def test_accounts_settings_reach_the_right_services() -> None:
+    shared = _environment_locals()
+    calls = _service_calls()
+    names = {name: _environment_names(call, shared) for name, call in calls.items()}
+    # Both services that accept signed-in requests verify tokens; the worker serves no user.
+    for service in ("upload_service", "notifier_service"):
+        assert names[service] >= AUTH_NAMES, service
+    assert not AUTH_NAMES & names["processing_worker"]
+    assert names["upload_service"] >= UPLOAD_ONLY_NAMES
+    for service in ("notifier_service", "processing_worker"):
+        assert not UPLOAD_ONLY_NAMES & names[service], service
+
+    auth = next(
+        e["auth_environment"]
+        for e in load(TERRAFORM / "main.tf")["locals"]
+        if "auth_environment" in e
+    )
+    assert auth["SNAPQUEUE_AUTH_ISSUER"] == "${module.auth.issuer}"
+    assert auth["SNAPQUEUE_AUTH_JWKS_URL"] == "${module.auth.jwks_url}"
+    clients = auth["SNAPQUEUE_AUTH_CLIENT_IDS"]
+    assert "module.auth.spa_client_id" in clients
+    assert "var.extra_auth_client_ids" in clients
+    upload = calls["upload_service"]["environment"]
+    for name, value in {
+        "SNAPQUEUE_COGNITO_USER_POOL_ID": "module.auth.user_pool_id",
+        "SNAPQUEUE_COGNITO_CLIENT_ID": "module.auth.spa_client_id",
+        "SNAPQUEUE_USAGE_TABLE": "module.data.usage_table_name",
+        "SNAPQUEUE_OWNER_INDEX": "module.data.owner_index_name",
+        "SNAPQUEUE_USER_UPLOADS_PER_MINUTE": "tostring(var.user_uploads_per_minute)",
+        "SNAPQUEUE_USER_MAX_BYTES": "tostring(var.user_max_bytes)",
+    }.items():
+        assert re.search(rf"{name}\s*=\s*{re.escape(value)}", upload), name
+
+    # Auto-confirm is for the embedded emulator only: on AWS every account verifies its e-mail.
+    for service, service_names in names.items():
+        assert "SNAPQUEUE_AUTH_AUTO_CONFIRM" not in service_names, service
+    for path in tf_files() + sorted((TERRAFORM / "vars").glob("*.tfvars")):
+        assert not re.search(r"AUTO_CONFIRM\w*\s*=", path.read_text()), path
+
+    defaults = {name: body.get("default") for name, body in variables(TERRAFORM).items()}
+    assert defaults["user_uploads_per_minute"] == 60
+    assert defaults["user_max_bytes"] == 5368709120
+    assert defaults["extra_auth_client_ids"] == []
+    assert defaults["owner_index_name"] == "owner-index"
+    assert defaults["usage_table_name"] == "UsageCounters"
+
+
+def test_cognito_user_pool_and_spa_client() -> None:
+    resources = {key: unquote(body) for key, body in blocks(AUTH, "resource").items()}
+    pool = resources[("aws_cognito_user_pool", "main")]
+    assert pool["username_attributes"] == ["email"]
+    assert pool["auto_verified_attributes"] == ["email"]
+    assert pool["username_configuration"] == [{"case_sensitive": False}]
+    (policy,) = pool["password_policy"]
+    assert policy["minimum_length"] == "${var.password_minimum_length}"
+    for flag in ("require_lowercase", "require_uppercase", "require_numbers", "require_symbols"):
+        assert policy[flag] is True, flag
+    (recovery,) = pool["account_recovery_setting"]
+    assert recovery["recovery_mechanism"] == [{"name": "verified_email", "priority": 1}]
+    assert pool["admin_create_user_config"] == [{"allow_admin_create_user_only": False}]
+    assert pool["mfa_configuration"] == "${var.mfa_configuration}"
+    assert pool["deletion_protection"] == '${var.deletion_protection ? "ACTIVE" : "INACTIVE"}'
+    assert "domain" not in json.dumps(pool)  # PrivateLink does not serve pools with a domain
+
+    client = resources[("aws_cognito_user_pool_client", "spa")]
+    assert client["generate_secret"] is False
+    assert client["explicit_auth_flows"] == ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert client["prevent_user_existence_errors"] == "ENABLED"
+    assert client["token_validity_units"] == [
+        {"access_token": "minutes", "id_token": "minutes", "refresh_token": "days"}
+    ]
+    assert "allowed_oauth_flows" not in client  # no hosted UI
+    group = resources[("aws_cognito_user_group", "admins")]
+    assert group["name"] == "admins"
+    assert not [k for k in resources if k[0] == "aws_cognito_user_pool_domain"]
+
+    outputs = {
+        unquote(name): unquote(body)["value"]
+        for entry in load(AUTH / "outputs.tf")["output"]
+        for name, body in entry.items()
+    }
+    (local_values,) = load(AUTH / "main.tf")["locals"]
+    assert unquote(local_values["issuer"]) == (
+        "https://cognito-idp.${var.region}.amazonaws.com/${aws_cognito_user_pool.main.id}"
+    )
+    assert outputs["issuer"] == "${local.issuer}"
+    assert outputs["jwks_url"] == "${local.issuer}/.well-known/jwks.json"
+
+    # Defaults: MFA off, 12 characters, 1 h access and ID tokens, 30-day sessions; prod keeps
+    # the pool (and its users) from being deleted.
+    defaults = {name: body.get("default") for name, body in variables(TERRAFORM).items()}
+    assert defaults["auth_mfa_configuration"] == "OFF"
+    assert defaults["auth_password_minimum_length"] == 12
+    assert defaults["auth_access_token_validity_minutes"] == 60
+    assert defaults["auth_id_token_validity_minutes"] == 60
+    assert defaults["auth_refresh_token_validity_days"] == 30
+    call = module_calls()["auth"]
+    assert call["deletion_protection"] == "${var.deletion_protection}"
+    assert Environment.from_tfvars("prod").values["deletion_protection"] is True
+
+    # The tasks have no internet route: Cognito (API and JWKS) is reached through PrivateLink.
+    network = load(TERRAFORM / "modules" / "network" / "main.tf")
+    (network_locals,) = network["locals"]
+    assert "cognito-idp" in unquote(network_locals["interface_endpoints"])
+
+
+# --- what the internet reaches: CloudFront behaviours, then the ALB's listener rules ---
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """ALB path patterns and CloudFront path patterns: ``*`` any run, ``?`` one character."""
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _listener_rules() -> list[dict[str, Any]]:
+    rules = [
+        {"name": name, **unquote(body)}
+        for (rtype, name), body in blocks(ALB, "resource").items()
+        if rtype == "aws_lb_listener_rule"
+    ]
+    for rule in rules:
+        # The simulation below understands path conditions only; anything else (host, header,
+        # source-ip) would have to be modelled before this test could vouch for it.
+        for condition in rule["condition"]:
+            assert set(condition) == {"path_pattern"}, rule["name"]
+        assert rule["listener_arn"] == "${aws_lb_listener.https.arn}", rule["name"]
+    return sorted(rules, key=lambda r: r["priority"])
+
+
+def _rule_patterns(rule: dict[str, Any]) -> list[str]:
+    return [v for c in rule["condition"] for p in c["path_pattern"] for v in p["values"]]
+
+
+def _target_services() -> dict[str, str]:
+    """``aws_lb_target_group`` name -> the service module whose tasks register in it."""
+    outputs = {
+        unquote(name): unquote(body)["value"]
+        for entry in load(ALB / "main.tf")["output"]
+        for name, body in entry.items()
+    }
+    found = {}
+    for service, call in _service_calls().items():
+        arn = unquote(call.get("target_group_arn", ""))
+        match = re.fullmatch(r"\$\{module\.alb\.(\w+)\}", arn)
+        if match:
+            group = re.fullmatch(r"\$\{aws_lb_target_group\.(\w+)\.arn\}", outputs[match.group(1)])
+            assert group, outputs[match.group(1)]
+            found[group.group(1)] = service
+    return found
+
+
+def _alb(path: str, decodes: bool) -> tuple[str, str] | None:
+    """(service, path it receives) for a request the ALB gets, or None for a fixed response.
+
+    ``decodes``: whether the ALB percent-decodes the path before matching (AWS does not say;
+    both are checked).
+    """
+    if decodes:
+        path = percent_decode(path)
+    services = _target_services()
+    for rule in _listener_rules():
+        if not any(_glob(p).fullmatch(path) for p in _rule_patterns(rule)):
+            continue
+        action = rule["action"][-1]
+        if action["type"] != "forward":
+            return None
+        for transform in rule.get("transform", []):
+            assert transform["type"] == "url-rewrite"
+            for rewrite in transform["url_rewrite_config"][0]["rewrite"]:
+                # ALB writes $1 for a group; an unmatched regex leaves the path as it is.
+                replace = re.sub(r"\$(\d)", r"\\\1", rewrite["replace"])
+                path = re.sub(rewrite["regex"], replace, path, count=1)
+        group = re.fullmatch(r"\$\{aws_lb_target_group\.(\w+)\.arn\}", action["target_group_arn"])
+        assert group, action
+        return services[group.group(1)], path
+    return None  # the default action (asserted below to be a fixed 404)
+
+
+def _cloudfront(path: str, decodes: bool) -> str:
+    """The origin CloudFront sends ``path`` to: "alb" or the SPA bucket's id."""
+    distribution = unquote(blocks(CDN, "resource")[("aws_cloudfront_distribution", "main")])
+    (cdn_locals,) = load(CDN / "main.tf")["locals"]
+
+    def origin(expression: str) -> str:
+        match = re.fullmatch(r"\$\{local\.(\w+)\}", expression)
+        return unquote(cdn_locals[match.group(1)]) if match else expression
+
+    alb_origins = {
+        origin(o["origin_id"]) for o in distribution["origin"] if "custom_origin_config" in o
+    }
+    assert alb_origins == {"alb"}
+    assert [o["domain_name"] for o in distribution["origin"] if "custom_origin_config" in o] == [
+        "${var.api_domain_name}"
+    ]
+    candidate = percent_decode(path) if decodes else path
+    for behaviour in distribution["ordered_cache_behavior"]:
+        if _glob(behaviour["path_pattern"]).fullmatch(candidate):
+            return origin(behaviour["target_origin_id"])
+    return origin(distribution["default_cache_behavior"][0]["target_origin_id"])
+
+
+def _reaches(path: str) -> set[tuple[str, str] | None]:
+    """Every (service, path as the service decodes it) a request for ``path`` can reach:
+    through our distribution, and straight from any CloudFront distribution (the ALB's
+    security group admits all of CloudFront), under each decoding assumption."""
+    outcomes: set[tuple[str, str] | None] = set()
+    for alb_decodes in (False, True):
+        routes = [_alb(path, alb_decodes)]
+        for cdn_decodes in (False, True):
+            if _cloudfront(path, cdn_decodes) == "alb":
+                forwarded = percent_decode(path) if cdn_decodes else path
+                routes.append(_alb(forwarded, alb_decodes))
+            else:
+                routes.append(None)  # the SPA bucket: static files, no service
+        for route in routes:
+            # The services (uvicorn) percent-decode the path before routing.
+            outcomes.add(None if route is None else (route[0], percent_decode(route[1])))
+    return outcomes
+
+
+OPERATIONS_PATHS = ["/metrics", "/api/metrics", "/readyz", "/api/readyz"]
+
+
+def test_operations_endpoints_are_not_reachable_from_the_internet() -> None:
+    rules = _listener_rules()
+    forward = [r for r in rules if r["action"][-1]["type"] == "forward"]
+    blocking = [r for r in rules if r["action"][-1]["type"] == "fixed-response"]
+    assert forward
+    assert blocking
+    # The blocking rules exist, cover the four paths and win over every forward rule.
+    for path in OPERATIONS_PATHS:
+        covering = [r for r in blocking if any(_glob(p).fullmatch(path) for p in _rule_patterns(r))]
+        assert covering, f"no fixed-response rule covers {path}"
+        assert min(r["priority"] for r in covering) < min(r["priority"] for r in forward), path
+    for rule in blocking:
+        assert rule["action"][-1]["fixed_response"][0]["status_code"] == "404", rule["name"]
+    listener = unquote(blocks(ALB, "resource")[("aws_lb_listener", "https")])
+    assert listener["default_action"][0]["type"] == "fixed-response"
+    assert listener["default_action"][0]["fixed_response"][0]["status_code"] == "404"
+
+    # Whatever the spelling, no request reaches a service's metrics, readiness or docs pages.
+    probes = [
+        *OPERATIONS_PATHS,
+        "/api/metrics/",
+        "/api/readyz/",
+        "/api/metrics/extra",
+        "/api/readyz.json",
+        "/api/%6Detrics",
+        "/api/%6detrics",
+        "/api/%72eadyz",
+        "/api/metrics%2F",
+        "/%61pi/metrics",
+        "/api/docs",
+        "/api/docs/oauth2-redirect",
+        "/api/redoc",
+        "/ws/metrics",
+        "/ws%2Fmetrics",
+    ]
+    # The services' own routes (the upload-service has none under /api: the ALB strips it).
+    hidden = ("/metrics", "/readyz", "/docs", "/redoc")
+    for probe in probes:
+        for outcome in _reaches(probe):
+            if outcome is None:
+                continue
+            service, received = outcome
+            assert not received.startswith(hidden), (probe, outcome)
+            # The notifier serves the internet its WebSocket only.
+            assert service != "notifier_service" or received == "/ws", (probe, outcome)
+
+    # And the public API still gets through, prefix stripped (the simulation is not vacuous).
+    image = "/image/0123456789abcdef0123456789abcdef"
+    for path, expected in {
+        "/api/upload-request": ("upload_service", "/upload-request"),
+        f"/api{image}": ("upload_service", image),
+        "/api/get-all-images": ("upload_service", "/get-all-images"),
+        "/api/healthz": ("upload_service", "/healthz"),
+        "/api/openapi.json": ("upload_service", "/openapi.json"),
+        "/ws": ("notifier_service", "/ws"),
+    }.items():
+        assert _reaches(path) == {expected}, path
+    assert _reaches("/index.html") == {None}
+    assert _reaches("/gallery") == {None}
 
 
 def _checkov() -> Path:

@@ -15,3 +15,8 @@ image_tag = "latest-prod"
 
 deletion_protection = true
 alarm_email         = "oncall@snapqueue.example.com"
+
+# Cognito sends sign-up codes with its own sender (about 50 e-mails a day) unless these name
+# a verified SES identity that allows email.cognito-idp.amazonaws.com:
+# auth_email_source_arn   = "arn:aws:ses:eu-west-1:222222222222:identity/snapqueue.example.com"
+# auth_from_email_address = "SnapQueue <no-reply@snapqueue.example.com>"

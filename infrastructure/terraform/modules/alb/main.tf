@@ -1,5 +1,12 @@
 # The ALB in front of the upload-service (/api/*, prefix stripped) and the notifier (/ws).
-# Only CloudFront reaches it: the security group admits CloudFront's origin-facing addresses.
+# Only CloudFront reaches it: the security group admits CloudFront's origin-facing addresses
+# (of every distribution, not only ours, so the routing below is the boundary, not the CDN).
+# The operations endpoints (/metrics, /readyz) are never forwarded: they are scraped inside
+# the VPC, on the tasks' own ports.
+
+locals {
+  not_found = "{\"error\":\"not_found\",\"message\":\"no such route\"}"
+}
 
 data "aws_ec2_managed_prefix_list" "cloudfront" {
   name = "com.amazonaws.global.cloudfront.origin-facing"
@@ -93,13 +100,64 @@ resource "aws_lb_listener" "https" {
     type = "fixed-response"
     fixed_response {
       content_type = "application/json"
-      message_body = "{\"error\":\"not_found\",\"message\":\"no such route\"}"
+      message_body = local.not_found
+      status_code  = "404"
+    }
+  }
+}
+
+# Evaluated before every forward rule (lower priority number): the services' Prometheus
+# metrics and readiness (which names the AWS dependencies that fail) stay inside the VPC.
+# The bare paths too, in case a later rule forwards them without the /api prefix. Liveness
+# (/api/healthz) stays public: it says only "ok".
+resource "aws_lb_listener_rule" "internal_only" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 1
+
+  condition {
+    path_pattern {
+      values = ["/api/metrics*", "/api/readyz*", "/metrics*", "/readyz*"]
+    }
+  }
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.not_found
+      status_code  = "404"
+    }
+  }
+}
+
+# FastAPI's Swagger UI and ReDoc pages fetch /openapi.json from the site root, which the CDN
+# serves from the SPA bucket, so behind the /api prefix they cannot work; they also load
+# their scripts from a third-party CDN. The schema itself (/api/openapi.json) stays public.
+resource "aws_lb_listener_rule" "no_api_docs_pages" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 2
+
+  condition {
+    path_pattern {
+      values = ["/api/docs*", "/api/redoc*"]
+    }
+  }
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = local.not_found
       status_code  = "404"
     }
   }
 }
 
 # /api/upload-request -> /upload-request on the upload-service (as Vite and nginx do).
+# Paths with a percent sign are not rewritten: the rules above match the path as sent,
+# while the service decodes it, so /api/%6Detrics must not become /%6Detrics (= /metrics).
+# Unrewritten, it reaches the service as /api/..., where no route exists (404). No public
+# route needs a percent-escape: image ids are 32 hex characters.
 resource "aws_lb_listener_rule" "api" {
   listener_arn = aws_lb_listener.https.arn
   priority     = 10
@@ -114,7 +172,7 @@ resource "aws_lb_listener_rule" "api" {
     type = "url-rewrite"
     url_rewrite_config {
       rewrite {
-        regex   = "^/api/(.*)$"
+        regex   = "^/api/([^%]*)$"
         replace = "/$1"
       }
     }

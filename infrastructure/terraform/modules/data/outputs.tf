@@ -53,6 +53,21 @@ output "gallery_index_name" {
   value       = var.gallery_index_name
 }
 
+output "owner_index_name" {
+  description = "SNAPQUEUE_OWNER_INDEX."
+  value       = var.owner_index_name
+}
+
+output "usage_table_name" {
+  description = "SNAPQUEUE_USAGE_TABLE."
+  value       = aws_dynamodb_table.usage.name
+}
+
+output "usage_table_arn" {
+  description = "ARN of UsageCounters."
+  value       = aws_dynamodb_table.usage.arn
+}
+
 output "connections_table_name" {
   description = "SNAPQUEUE_CONNECTIONS_TABLE."
   value       = aws_dynamodb_table.connections.name

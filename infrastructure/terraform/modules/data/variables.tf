@@ -43,6 +43,16 @@ variable "gallery_index_name" {
   type        = string
 }
 
+variable "owner_index_name" {
+  description = "SNAPQUEUE_OWNER_INDEX."
+  type        = string
+}
+
+variable "usage_table_name" {
+  description = "SNAPQUEUE_USAGE_TABLE."
+  type        = string
+}
+
 variable "queue_visibility_timeout_seconds" {
   description = "Visibility timeout of both queues."
   type        = number

@@ -83,7 +83,7 @@ resource "aws_security_group" "service" {
   vpc_id      = var.vpc_id
 
   egress {
-    description = "HTTPS to the interface VPC endpoints (SQS, ECR, Logs)"
+    description = "HTTPS to the interface VPC endpoints (SQS, ECR, Logs, Cognito)"
     from_port   = 443
     to_port     = 443
     protocol    = "tcp"

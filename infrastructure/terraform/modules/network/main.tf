@@ -10,8 +10,10 @@ locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)
 
   # Interface endpoints: SQS for the services; ECR and CloudWatch Logs so Fargate can pull
-  # images and ship logs without a NAT gateway.
-  interface_endpoints = ["sqs", "ecr.api", "ecr.dkr", "logs"]
+  # images and ship logs without a NAT gateway; cognito-idp for the upload-service's
+  # SignUp/ConfirmSignUp/InitiateAuth and both web services' JWKS download (the user pool
+  # has no domain, which PrivateLink would not serve).
+  interface_endpoints = ["sqs", "ecr.api", "ecr.dkr", "logs", "cognito-idp"]
 }
 
 resource "aws_vpc" "main" {
