@@ -8,6 +8,7 @@ and restarted for real.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -37,6 +38,24 @@ def free_port() -> int:
         return port
 
 
+USER_POOL_NAME = "snapqueue-users"
+
+
+def auth_env(user_pool: Mapping[str, str], endpoint_url: str) -> dict[str, str]:
+    """What the upload-service and the notifier need to sign users in with ``user_pool``
+    (the bootstrap's summary of it) and to check their tokens."""
+    pool_id, client_id = user_pool["userPoolId"], user_pool["clientId"]
+    return {
+        "SNAPQUEUE_COGNITO_USER_POOL_ID": pool_id,
+        "SNAPQUEUE_COGNITO_CLIENT_ID": client_id,
+        "SNAPQUEUE_AUTH_ISSUER": user_pool["issuer"],
+        "SNAPQUEUE_AUTH_JWKS_URL": f"{endpoint_url}/{pool_id}/.well-known/jwks.json",
+        "SNAPQUEUE_AUTH_CLIENT_IDS": client_id,
+        # Development only: sign-up needs no e-mailed code.
+        "SNAPQUEUE_AUTH_AUTO_CONFIRM": "true",
+    }
+
+
 def unique_resource_env(tag: str | None = None) -> dict[str, str]:
     tag = tag or uuid.uuid4().hex[:10]
     return {
@@ -46,6 +65,7 @@ def unique_resource_env(tag: str | None = None) -> dict[str, str]:
         "SNAPQUEUE_UPLOAD_DLQ": f"sq-upload-events-dlq-{tag}",
         "SNAPQUEUE_IMAGES_TABLE": f"ImageMetadata-{tag}",
         "SNAPQUEUE_CONNECTIONS_TABLE": f"WebSocketConnections-{tag}",
+        "SNAPQUEUE_USAGE_TABLE": f"UsageCounters-{tag}",
         "SNAPQUEUE_NOTIFY_QUEUE_PREFIX": f"sq-notify-{tag}-",
     }
 
@@ -170,6 +190,8 @@ class Stack:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     emulator_url: str = ""
+    # The bootstrap's summary of the emulator's user pool (userPoolId, clientId, issuer).
+    user_pool: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +209,7 @@ class Stack:
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "SNAPQUEUE_S3_ADDRESSING_STYLE": "path",
             "SNAPQUEUE_PUBLIC_S3_ENDPOINT": self.emulator_url,
+            "SNAPQUEUE_USER_POOL_NAME": USER_POOL_NAME,
             **unique_resource_env(),
             **self.extra_env,
         }
@@ -224,6 +247,19 @@ class Stack:
             if not emulator.running or time.monotonic() > deadline:
                 raise RuntimeError(f"emulator did not start:\n{emulator.tail()}")
             time.sleep(0.1)
+        self.user_pool = self._bootstrapped_user_pool(emulator)
+        signing_in = auth_env(self.user_pool, self.emulator_url)
+        self.env.update(signing_in)
+        for name in SERVICE_MODULES:
+            self.processes[name].env.update(signing_in)
+
+    @staticmethod
+    def _bootstrapped_user_pool(emulator: ManagedProcess) -> dict[str, str]:
+        for line in emulator.tail(400).splitlines():
+            if line.startswith("bootstrap "):
+                pool: dict[str, str] = json.loads(line.removeprefix("bootstrap "))["userPool"]
+                return pool
+        raise RuntimeError(f"the emulator did not report its user pool:\n{emulator.tail()}")
 
     def start(self, *names: str, timeout: float = 60.0) -> None:
         names = names or tuple(SERVICE_MODULES)

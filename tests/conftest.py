@@ -13,12 +13,16 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import pytest
+from aiobotocore.session import get_session
 
 from devstack.emulator import EmulatorServer
-from devstack.stack import unique_resource_env
+from devstack.stack import USER_POOL_NAME, auth_env, unique_resource_env
+from devstack.users import SignedInUser as SignedInUser  # tests import it from here
+from devstack.users import sign_up_user
 from snapqueue_core.aws import AwsClients, open_clients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.settings import CoreSettings
+from snapqueue_core.user_pool import UserPoolIds, UserPoolSpec, ensure_user_pool
 
 REGION = "us-east-1"
 S = TypeVar("S", bound=CoreSettings)
@@ -44,13 +48,40 @@ def aws_environment(emulator_url: str) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="session")
+async def user_pool(emulator_url: str) -> UserPoolIds:
+    """The session emulator's Cognito user pool, SPA client and admins group."""
+    credentials = aws_environment(emulator_url)
+    async with get_session().create_client(
+        "cognito-idp",
+        endpoint_url=emulator_url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+    ) as cognito:
+        spec = UserPoolSpec(USER_POOL_NAME, "snapqueue-spa")
+        return await ensure_user_pool(cognito, spec, REGION)
+
+
+def user_pool_env(user_pool: UserPoolIds, emulator_url: str) -> dict[str, str]:
+    """Sign-in settings for the services, as devstack gives them to its processes."""
+    summary = {
+        "userPoolId": user_pool.user_pool_id,
+        "clientId": user_pool.client_id,
+        "issuer": user_pool.issuer,
+    }
+    return auth_env(summary, emulator_url)
+
+
 @pytest.fixture(autouse=True)
-def aws_env(emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def aws_env(
+    emulator_url: str, user_pool: UserPoolIds, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """Nothing from the developer's shell (a real AWS profile, say) leaks into a test."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "SNAPQUEUE_")):
             monkeypatch.delenv(name)
-    env = aws_environment(emulator_url)
+    env = {**aws_environment(emulator_url), **user_pool_env(user_pool, emulator_url)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
@@ -106,6 +137,29 @@ async def resources_factory(
         return settings, clients
 
     return make
+
+
+@pytest.fixture
+async def user_factory(
+    emulator_url: str, user_pool: UserPoolIds
+) -> AsyncIterator[Callable[..., Any]]:
+    """Sign up, confirm and sign in fresh users over the emulator's Cognito API (real tokens,
+    signed by the emulator's key); ``admin=True`` puts the user in the admins group first."""
+    credentials = aws_environment(emulator_url)
+    async with get_session().create_client(
+        "cognito-idp",
+        endpoint_url=emulator_url,
+        region_name=REGION,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+    ) as cognito:
+
+        async def make(admin: bool = False) -> SignedInUser:
+            return await sign_up_user(
+                cognito, user_pool.user_pool_id, user_pool.client_id, admin=admin
+            )
+
+        yield make
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
