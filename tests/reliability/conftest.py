@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from devstack.stack import Stack
-from tests.reliability.harness import SERVICES, launched
+from tests.reliability.harness import SERVICES, launched, sign_in_stack_user
 
 HERE = Path(__file__).resolve().parent
 _running: list[Stack] = []
 
 
 @pytest.fixture(scope="session")
-def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     with launched(tmp_path_factory.mktemp("reliability-stack")) as stack:
         _running.append(stack)
+        # Everything the suite uploads and watches is this user's (harness.token_for).
+        await sign_in_stack_user(stack)
         yield stack
 
 

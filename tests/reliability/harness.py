@@ -30,12 +30,13 @@ from typing import Any
 
 import httpx
 import websockets
-from aiobotocore.session import AioSession
+from aiobotocore.session import AioSession, get_session
 from PIL import Image, ImageDraw
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from devstack.stack import Stack
+from devstack.users import SignedInUser, sign_up_user
 from snapqueue_client import (
     ApiError,
     AsyncSnapQueue,
@@ -119,6 +120,8 @@ class WsClient:
                 async with websockets.connect(
                     self.pool.url,
                     origin=self.pool.origin,  # type: ignore[arg-type]
+                    # A non-browser client's way to sign in: the header on the handshake.
+                    additional_headers=auth_headers(self.pool.url),
                     open_timeout=10,
                     close_timeout=2,
                     ping_interval=None,
@@ -181,6 +184,40 @@ class WsClient:
         ack = self.acks[image_id] = asyncio.get_running_loop().create_future()
         await self.send(_register(image_id))
         await asyncio.wait_for(asyncio.shield(ack), within)
+
+
+# The suite's signed-in user on each running stack, by the stack's service URLs: every
+# upload and socket of the suite is that user's, as one person's browser tabs are.
+_tokens: dict[str, str] = {}
+
+
+async def sign_in_stack_user(stack: Stack) -> SignedInUser:
+    """Sign up (once per stack) the user the suite acts as; its token serves every request."""
+    async with get_session().create_client(
+        "cognito-idp",
+        endpoint_url=stack.emulator_url,
+        region_name=stack.env["AWS_REGION"],
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+    ) as cognito:
+        user = await sign_up_user(
+            cognito, stack.user_pool["userPoolId"], stack.user_pool["clientId"]
+        )
+    for url in (stack.url("upload"), stack.ws_url):
+        _tokens[url] = user.access_token
+    return user
+
+
+def token_for(url: str) -> str:
+    """The suite user's access token for the stack serving ``url``."""
+    try:
+        return _tokens[url]
+    except KeyError:
+        raise RuntimeError(f"no signed-in user for {url}: use the `stack` fixture") from None
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(url)}"}
 
 
 def _register(image_id: str) -> str:
@@ -447,7 +484,9 @@ async def run_uploads(
     finished = [0]  # uploads done, for ``on_progress``
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     transport = CountingTransport(run.statuses, limits)
-    async with AsyncSnapQueue(api, timeout=request_timeout, transport=transport) as client:
+    async with AsyncSnapQueue(
+        api, token=token_for(api), timeout=request_timeout, transport=transport
+    ) as client:
 
         async def one(index: int, item: UploadItem) -> None:
             if rate:
@@ -622,6 +661,9 @@ SERVICES = ("upload", "notifier", "worker")
 # A killed worker's message reappears after this, and its record's lease (same length)
 # lets the next worker take over; the heartbeat must be at most half of it.
 RELIABILITY_ENV = {
+    # One user uploads everything: limits far above the suite's load (still counted).
+    "SNAPQUEUE_USER_UPLOADS_PER_MINUTE": "100000000",
+    "SNAPQUEUE_USER_MAX_BYTES": str(10**15),
     "SNAPQUEUE_QUEUE_VISIBILITY_TIMEOUT_SECONDS": "10",
     "SNAPQUEUE_HEARTBEAT_INTERVAL_SECONDS": "3",
     "SNAPQUEUE_RETRY_VISIBILITY_SECONDS": "2",

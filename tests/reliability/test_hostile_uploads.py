@@ -25,6 +25,7 @@ from tests.reliability.harness import (
     run_uploads,
     small_jpeg,
     tails,
+    token_for,
     wait_records_terminal,
 )
 from tests.reliability.invariants import settle, summarize
@@ -132,7 +133,12 @@ async def test_expired_upload_request(stack: Stack) -> None:
         await asyncio.to_thread(upload.wait_healthy, 60)
         payload = small_jpeg(9)
         async with (
-            AsyncSnapQueue(stack.url("upload"), stack.ws_url, timeout=30) as client,
+            AsyncSnapQueue(
+                stack.url("upload"),
+                stack.ws_url,
+                token=token_for(stack.url("upload")),
+                timeout=30,
+            ) as client,
             Inspector(stack) as inspector,
         ):
             asked = datetime.now(UTC)

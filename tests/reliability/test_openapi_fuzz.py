@@ -23,6 +23,7 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 
 from devstack.stack import Stack
+from tests.reliability.harness import auth_headers
 
 CHECKS = [
     not_a_server_error,
@@ -46,7 +47,8 @@ def fuzz_operation(operation: Any, mode: GenerationMode, base_url: str, examples
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        response = case.call(base_url=base_url, timeout=30)
+        # Signed in as the suite's user: the protected routes are fuzzed past their 401.
+        response = case.call(base_url=base_url, timeout=30, headers=auth_headers(base_url))
         try:
             case.validate_response(response, checks=CHECKS)
         except (FailureGroup, AssertionError) as exc:

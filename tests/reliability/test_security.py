@@ -30,6 +30,7 @@ from tests.reliability.harness import (
     ALLOWED_ORIGIN,
     UploadItem,
     WsPool,
+    auth_headers,
     run_uploads,
     tails,
 )
@@ -107,6 +108,7 @@ async def test_presign_policy_is_pinned(stack: Stack) -> None:
         response = await http.post(
             f"{stack.url('upload')}/upload-request",
             json={"filename": hostile_name, "contentType": "image/png", "size": 1234},
+            headers=auth_headers(stack.url("upload")),
         )
     assert response.status_code == 201, response.text
     ticket = response.json()
@@ -146,6 +148,7 @@ async def test_presigned_post_is_signed_with_sigv4(stack: Stack) -> None:
         response = await http.post(
             f"{stack.url('upload')}/upload-request",
             json={"filename": "a.png", "contentType": "image/png", "size": 10},
+            headers=auth_headers(stack.url("upload")),
         )
     assert response.status_code == 201, response.text
     fields = response.json()["upload"]["fields"]
@@ -161,6 +164,7 @@ def ws_connect(stack: Stack, origin: str | None) -> Any:
     return websockets.connect(
         stack.ws_url,
         origin=origin,  # type: ignore[arg-type]
+        additional_headers=auth_headers(stack.ws_url),
         open_timeout=20,
         proxy=None,
         compression=None,
@@ -266,7 +270,12 @@ async def test_no_exif_or_gps_in_any_variant(stack: Stack) -> None:
     fetched = 0
     async with httpx.AsyncClient(timeout=30) as http:
         for outcome in run.outcomes:
-            body = (await http.get(f"{stack.url('upload')}/image/{outcome.image_id}")).json()
+            body = (
+                await http.get(
+                    f"{stack.url('upload')}/image/{outcome.image_id}",
+                    headers=auth_headers(stack.url("upload")),
+                )
+            ).json()
             where = outcome.item.label
             assert body["status"] == "COMPLETED", body
             problems += [f"{where}: coordinates in metadata at {k}" for k in gps_keys(body)]
@@ -314,6 +323,14 @@ CLIENT_MODULES = (
     "websockets.sync.client",
 )
 RAW_CONNECT_CALLS = ("open_connection", "create_connection", "urlopen")
+# The one outbound fetch the services make, of a URL from their settings: the user pool's
+# signing keys. These files may use an HTTP client; every request they make is checked below.
+JWKS_FETCHERS = {
+    "libs/snapqueue-core/src/snapqueue_core/tokens.py": "fetches settings.jwks_url",
+    "upload-service/src/upload_service/app.py": "opens the client tokens.py fetches with",
+    "notifier-service/src/notifier_service/app.py": "opens the client tokens.py fetches with",
+}
+HTTP_METHODS = ("get", "post", "put", "patch", "delete", "request", "stream", "send")
 # Names from those libraries that cannot fetch anything: exception types to catch, and
 # aiohttp's server side (the worker's health endpoint).
 HARMLESS_NAMES = ("aiohttp.ClientError",)
@@ -365,14 +382,47 @@ def test_the_outbound_fetch_scan_finds_what_it_looks_for() -> None:
     )
     # httpx, urlopen (imported and called), aiohttp, ClientSession, the endpoint.
     assert len(outbound_problems(hostile, "x.py")) == 6
+    # In a JWKS fetcher, only the configured URL may be requested.
+    fetcher = "async def f(self, body):\n    await self._http.get(self._settings.jwks_url)\n"
+    assert jwks_fetch_problems(fetcher, "t.py") == []
+    assert len(jwks_fetch_problems(fetcher + "    await self._http.get(body.url)\n", "t.py")) == 1
     benign = "from urllib.parse import urlsplit\nfrom starlette.requests import Request\n"
     assert outbound_problems(benign, "y.py") == []
+
+
+def jwks_fetch_problems(source: str, where: str) -> list[str]:
+    """In a file allowed an HTTP client: any request whose URL is not the settings' JWKS URL
+    (directly, or through a local name assigned from it)."""
+    tree = ast.parse(source)
+    assigned = {
+        target.id: ast.unparse(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    problems = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in HTTP_METHODS
+            and "http" in ast.unparse(node.func.value)
+        ):
+            url = ast.unparse(node.args[0]) if node.args else ""
+            if "jwks_url" not in assigned.get(url, url):
+                problems.append(f"{where}:{node.lineno}: requests {url or '?'}")
+    return problems
 
 
 def test_no_server_side_fetch_of_user_supplied_urls() -> None:
     problems = []
     files = [path for root in SERVICE_SOURCES for path in sorted(root.rglob("*.py"))]
     for path in files:
-        problems += outbound_problems(path.read_text(), str(path.relative_to(ROOT)))
+        where = str(path.relative_to(ROOT))
+        if where in JWKS_FETCHERS:
+            problems += jwks_fetch_problems(path.read_text(), where)
+            continue
+        problems += outbound_problems(path.read_text(), where)
     assert len(files) > 20, files
     assert not problems, problems

@@ -25,9 +25,11 @@ from tests.reliability.harness import (
     ALLOWED_ORIGIN,
     UploadItem,
     WsPool,
+    auth_headers,
     run_uploads,
     small_jpeg,
     tails,
+    token_for,
 )
 
 REGISTRATIONS = 10_000
@@ -43,6 +45,8 @@ def connect(stack: Stack, **kwargs: Any) -> Any:
         "proxy": None,
         "max_size": None,
     }
+    # Signed in on the handshake, as the suite's user (a non-browser client's way).
+    options["additional_headers"] = auth_headers(stack.ws_url)
     return websockets.connect(stack.ws_url, **{**options, **kwargs})
 
 
@@ -54,7 +58,9 @@ async def next_frame(ws: ClientConnection, within: float = 15) -> dict[str, Any]
 
 async def issued_ids(stack: Stack, count: int) -> list[str]:
     """Image ids the upload-service issued (records PENDING_UPLOAD, nothing uploaded)."""
-    async with AsyncSnapQueue(stack.url("upload"), stack.ws_url, timeout=30) as client:
+    async with AsyncSnapQueue(
+        stack.url("upload"), stack.ws_url, token=token_for(stack.url("upload")), timeout=30
+    ) as client:
         gate = asyncio.Semaphore(10)
 
         async def one() -> str:
