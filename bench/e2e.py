@@ -30,6 +30,7 @@ from devstack.stack import Stack
 from snapqueue_client import AsyncSnapQueue, Status, __version__
 
 from . import affinity
+from .accounts import new_user
 from .pipelines import Box, worker_settings
 from .results import E2ELevel, E2EResult, PinnedResult, PinnedRound, Stamp, TransformOnly
 from .stats import summary_ms
@@ -143,10 +144,14 @@ async def run_level(
     stack: Stack, data: bytes, concurrency: int, uploads: int
 ) -> tuple[list[Upload], float]:
     """``uploads`` uploads by ``concurrency`` tabs; the results and the seconds they took."""
+    # One signed-in user per level, as one person's tabs are.
+    user = await new_user(stack)
     async with AsyncExitStack() as exits:
         tabs = [
             await exits.enter_async_context(
-                AsyncSnapQueue(stack.url("upload"), stack.ws_url, timeout=120)
+                AsyncSnapQueue(
+                    stack.url("upload"), stack.ws_url, token=user.access_token, timeout=120
+                )
             )
             for _ in range(concurrency)
         ]

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack.stack import ROOT, Stack
+from devstack.users import SignedInUser
 from snapqueue_core.aws import open_clients
 from snapqueue_core.schemas import (
     ImageRecord,
@@ -32,6 +33,7 @@ from snapqueue_core.schemas import (
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
+from .accounts import new_user
 from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .notifier_churn import churn_pauses
 from .profile import Profile
@@ -102,24 +104,27 @@ class LatencyClient:
                     self.received.append(time.time())
 
 
-async def _create_images(images: ImageStore, count: int) -> list[str]:
+async def _create_images(images: ImageStore, count: int, owner: SignedInUser) -> list[str]:
     ids = [uuid.uuid4().hex for _ in range(count)]
     gate = asyncio.Semaphore(16)
 
     async def create(image_id: str) -> None:
         async with gate:
-            await images.create(ImageRecord.pending(image_id))
+            await images.create(ImageRecord.pending(image_id, owner_id=owner.user_id))
 
     await asyncio.gather(*(create(image_id) for image_id in ids))
     return ids
 
 
-async def _open_tabs(ws_url: str, ids: list[str]) -> list[LatencyClient]:
+async def _open_tabs(ws_url: str, ids: list[str], owner: SignedInUser) -> list[LatencyClient]:
     gate = asyncio.Semaphore(32)
 
     async def open_client(image_id: str) -> LatencyClient:
         async with gate:
-            socket = await connect(ws_url, ping_interval=None, compression=None)
+            # Signed in on the handshake, as the images' owner.
+            socket = await connect(
+                ws_url, ping_interval=None, compression=None, additional_headers=owner.headers
+            )
             client = LatencyClient(image_id, socket)
             await client.register()
             return client
@@ -201,8 +206,9 @@ async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> Delivery
     async with AsyncExitStack() as exits:
         clients = await open_clients(exits, settings)
         images = ImageStore(clients.dynamodb, settings)
-        ids = await _create_images(images, min(profile.notifier_event_clients, 100))
-        tabs = await _open_tabs(stack.ws_url, ids)
+        owner = await new_user(stack)
+        ids = await _create_images(images, min(profile.notifier_event_clients, 100), owner)
+        tabs = await _open_tabs(stack.ws_url, ids, owner)
         listeners = [asyncio.create_task(tab.listen()) for tab in tabs]
         rows = await ConnectionStore(clients.dynamodb, settings).for_image(ids[0])
         queue_url = rows[0].queue_url
@@ -249,12 +255,13 @@ async def direct_latency(stack: Stack, profile: Profile, log: Any) -> DeliveryLa
     assert stdout is not None
     try:
         port = json.loads(await asyncio.wait_for(stdout.readline(), 120))["port"]
+        owner = await new_user(stack)
         async with AsyncExitStack() as exits:
             clients = await open_clients(exits, settings)
             ids = await _create_images(
-                ImageStore(clients.dynamodb, settings), profile.notifier_event_clients
+                ImageStore(clients.dynamodb, settings), profile.notifier_event_clients, owner
             )
-        tabs = await _open_tabs(f"ws://127.0.0.1:{port}/ws", ids)
+        tabs = await _open_tabs(f"ws://127.0.0.1:{port}/ws", ids, owner)
         listeners = [asyncio.create_task(tab.listen()) for tab in tabs]
         log(f"notifier: direct, {len(tabs)} clients, {rate} events/s for {seconds}s")
         command = {"rate": rate, "seconds": seconds, "images": ids}

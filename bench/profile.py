@@ -59,6 +59,8 @@ class Profile:
     # The emulator's SQS shortcut: messages already queued, and timed calls per backlog.
     emulator_backlogs: tuple[int, ...]
     emulator_calls: int
+    # Timed TokenVerifier.verify calls.
+    token_verifications: int
 
     @property
     def key_input(self) -> str:
@@ -93,6 +95,7 @@ FULL = Profile(
     upload_seconds=10.0,
     emulator_backlogs=(0, 1000, 3000),
     emulator_calls=100,
+    token_verifications=2000,
 )
 
 SMOKE = Profile(
@@ -120,4 +123,5 @@ SMOKE = Profile(
     upload_seconds=1.0,
     emulator_backlogs=(0, 50),
     emulator_calls=5,
+    token_verifications=20,
 )

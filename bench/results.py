@@ -429,6 +429,14 @@ class UploadTarget(Model):
         return self.requests / self.seconds
 
 
+class UploadBaseline(Model):
+    """The upload-service's throughput in an earlier run, for a before-and-after."""
+
+    measured: Stamp
+    rps: float
+    clients: int
+
+
 class UploadResult(Model):
     measured: Stamp
     # What sent the requests, as the report names it.
@@ -436,6 +444,10 @@ class UploadResult(Model):
     clients: int
     seconds: float
     targets: dict[str, UploadTarget]
+    # TokenVerifier.verify on a real access token, keys cached (None before sign-in existed).
+    token_verify_ms: Summary | None = None
+    token_verifications: int | None = None
+    before: UploadBaseline | None = None
 
     def vs_service(self, name: str) -> float:
         return self.targets[name].rps / self.targets["upload-service"].rps

@@ -21,21 +21,22 @@ import httpx
 from devstack.stack import ROOT, Stack, free_port
 from snapqueue_client import AsyncSnapQueue, SnapQueueError, __version__
 
+from .accounts import bench_user, verification_cost
 from .profile import Profile
-from .results import Stamp, UploadResult, UploadTarget
+from .results import BenchRun, Stamp, UploadBaseline, UploadResult, UploadTarget
 from .stats import summary_ms
 
 FILENAME, CONTENT_TYPE, SIZE = "holiday.jpg", "image/jpeg", 482113
 CLIENT = f"`snapqueue_client.AsyncSnapQueue.request_upload` (snapqueue-client {__version__})"
 
 
-async def load(api_url: str, clients: int, seconds: float) -> UploadTarget:
+async def load(api_url: str, clients: int, seconds: float, token: str) -> UploadTarget:
     """Closed loop: each client sends its next request as soon as the last one answers."""
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     transport = httpx.AsyncHTTPTransport(limits=limits)
-    async with AsyncSnapQueue(api_url, timeout=30.0, transport=transport) as client:
+    async with AsyncSnapQueue(api_url, token=token, timeout=30.0, transport=transport) as client:
         # One untimed request per connection, so handshakes are not measured.
         await asyncio.gather(
             *(client.request_upload(FILENAME, CONTENT_TYPE, SIZE) for _ in range(clients))
@@ -64,6 +65,22 @@ async def load(api_url: str, clients: int, seconds: float) -> UploadTarget:
     )
 
 
+# The last full run before sign-in existed: the upload-service's throughput then, for the
+# report's before-and-after (both from the same machine, hours apart).
+BEFORE_ACCOUNTS = ROOT / "docs" / "benchmarks" / "runs" / "2026-12-04T2150-ce02b1a6be.json"
+
+
+def baseline() -> UploadBaseline | None:
+    if not BEFORE_ACCOUNTS.exists():
+        return None
+    before = BenchRun.model_validate_json(BEFORE_ACCOUNTS.read_text()).upload
+    if before is None:
+        return None
+    return UploadBaseline(
+        measured=before.measured, rps=before.targets["upload-service"].rps, clients=before.clients
+    )
+
+
 def _start_hello(kind: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -89,6 +106,8 @@ def _start_hello(kind: str) -> tuple[subprocess.Popen[bytes], str]:
 
 def run(stack: Stack, profile: Profile, measured: Stamp, log: Any = print) -> UploadResult:
     clients, seconds = profile.upload_clients, profile.upload_seconds
+    # Signed in, as every browser is; the ceilings ignore the header.
+    user = bench_user(stack)
     targets: dict[str, UploadTarget] = {}
     for name, kind in (
         ("upload-service", None),
@@ -101,7 +120,7 @@ def run(stack: Stack, profile: Profile, measured: Stamp, log: Any = print) -> Up
         else:
             proc, base = _start_hello(kind)
         try:
-            result = asyncio.run(load(base, clients, seconds))
+            result = asyncio.run(load(base, clients, seconds, user.access_token))
         finally:
             if proc is not None:
                 proc.terminate()
@@ -111,6 +130,15 @@ def run(stack: Stack, profile: Profile, measured: Stamp, log: Any = print) -> Up
             f"upload: {name}: {result.rps:.0f} req/s, "
             f"p99 {result.latency_ms.p99:.1f} ms, {result.errors} errors"
         )
+    verify = verification_cost(user, profile.token_verifications)
+    log(f"upload: token verification p50 {1000 * verify.p50:.0f} µs")
     return UploadResult(
-        measured=measured, client=CLIENT, clients=clients, seconds=seconds, targets=targets
+        measured=measured,
+        client=CLIENT,
+        clients=clients,
+        seconds=seconds,
+        targets=targets,
+        token_verify_ms=verify,
+        token_verifications=profile.token_verifications,
+        before=baseline(),
     )
