@@ -12,36 +12,19 @@ import asyncio
 import time
 
 import httpx
-from aiobotocore.session import get_session
 
 from devstack.stack import Stack
-from devstack.users import SignedInUser, sign_up_user
+from devstack.users import SignedInUser, stack_user
 from snapqueue_core.settings import AuthSettings
 from snapqueue_core.tokens import TokenVerifier
 
 from .results import Summary
 from .stats import summary_ms
 
-# The emulator accepts any credentials; these are not secrets.
-EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-async def new_user(stack: Stack) -> SignedInUser:
-    """A fresh, signed-in user of the stack's user pool (from inside an event loop)."""
-    async with get_session().create_client(
-        "cognito-idp",
-        endpoint_url=stack.emulator_url,
-        region_name=stack.env["AWS_REGION"],
-        **EMULATOR_CREDENTIALS,
-    ) as cognito:
-        return await sign_up_user(
-            cognito, stack.user_pool["userPoolId"], stack.user_pool["clientId"]
-        )
-
 
 def bench_user(stack: Stack) -> SignedInUser:
     """A fresh, signed-in user of the stack's user pool."""
-    return asyncio.run(new_user(stack))
+    return asyncio.run(stack_user(stack))
 
 
 async def _verify(token: str, calls: int) -> list[float]:

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 
 from devstack.stack import Stack
+from devstack.users import stack_user
 from snapqueue_client import AsyncSnapQueue, Status, __version__
 
 from . import affinity
-from .accounts import new_user
 from .pipelines import Box, worker_settings
 from .results import E2ELevel, E2EResult, PinnedResult, PinnedRound, Stamp, TransformOnly
 from .stats import summary_ms
@@ -145,7 +145,7 @@ async def run_level(
 ) -> tuple[list[Upload], float]:
     """``uploads`` uploads by ``concurrency`` tabs; the results and the seconds they took."""
     # One signed-in user per level, as one person's tabs are.
-    user = await new_user(stack)
+    user = await stack_user(stack)
     async with AsyncExitStack() as exits:
         tabs = [
             await exits.enter_async_context(

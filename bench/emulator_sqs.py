@@ -23,14 +23,13 @@ import moto
 from aiobotocore.session import get_session
 
 from devstack.stack import ROOT, free_port
+from devstack.users import EMULATOR_CREDENTIALS
 
 from .profile import Profile
 from .results import EmulatorResult, EmulatorRow, Stamp
 from .stats import summary_ms
 
 VARIANTS = {"shortcut": [], "moto": ["--no-sqs-shortcut"]}
-# The emulator accepts any credentials; these are not secrets.
-EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @contextmanager

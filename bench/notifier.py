@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from devstack.stack import ROOT, Stack
-from devstack.users import SignedInUser
+from devstack.users import SignedInUser, stack_user
 from snapqueue_core.aws import open_clients
 from snapqueue_core.schemas import (
     ImageRecord,
@@ -33,7 +33,6 @@ from snapqueue_core.schemas import (
 )
 from snapqueue_core.store import ConnectionStore, ImageStore
 
-from .accounts import new_user
 from .holders import SETTLE_SECONDS, Holders, allow_many_sockets, rss_bytes
 from .notifier_churn import churn_pauses
 from .profile import Profile
@@ -206,7 +205,7 @@ async def emulator_latency(stack: Stack, profile: Profile, log: Any) -> Delivery
     async with AsyncExitStack() as exits:
         clients = await open_clients(exits, settings)
         images = ImageStore(clients.dynamodb, settings)
-        owner = await new_user(stack)
+        owner = await stack_user(stack)
         ids = await _create_images(images, min(profile.notifier_event_clients, 100), owner)
         tabs = await _open_tabs(stack.ws_url, ids, owner)
         listeners = [asyncio.create_task(tab.listen()) for tab in tabs]
@@ -255,7 +254,7 @@ async def direct_latency(stack: Stack, profile: Profile, log: Any) -> DeliveryLa
     assert stdout is not None
     try:
         port = json.loads(await asyncio.wait_for(stdout.readline(), 120))["port"]
-        owner = await new_user(stack)
+        owner = await stack_user(stack)
         async with AsyncExitStack() as exits:
             clients = await open_clients(exits, settings)
             ids = await _create_images(

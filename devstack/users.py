@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from aiobotocore.session import get_session
 
 from snapqueue_core.user_pool import ADMIN_GROUP
+
+if TYPE_CHECKING:
+    from .stack import Stack
+
+# The emulator accepts any credentials; these are not secrets.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @dataclass(frozen=True)
@@ -55,5 +63,31 @@ async def sign_up_user(
         access_token=tokens["AccessToken"],
         id_token=tokens["IdToken"],
         refresh_token=tokens["RefreshToken"],
+        admin=admin,
+    )
+
+
+def emulator_cognito(endpoint_url: str, region: str) -> Any:
+    """An async context manager for a cognito-idp client of the emulator at ``endpoint_url``."""
+    return get_session().create_client(
+        "cognito-idp", endpoint_url=endpoint_url, region_name=region, **EMULATOR_CREDENTIALS
+    )
+
+
+async def new_user(
+    endpoint_url: str, user_pool_id: str, client_id: str, *, region: str, admin: bool = False
+) -> SignedInUser:
+    """:func:`sign_up_user` with a client of its own, for callers that hold none."""
+    async with emulator_cognito(endpoint_url, region) as cognito:
+        return await sign_up_user(cognito, user_pool_id, client_id, admin=admin)
+
+
+async def stack_user(stack: Stack, *, admin: bool = False) -> SignedInUser:
+    """A fresh user of ``stack``'s user pool (the one its emulator's bootstrap created)."""
+    return await new_user(
+        stack.emulator_url,
+        stack.user_pool["userPoolId"],
+        stack.user_pool["clientId"],
+        region=stack.env["AWS_REGION"],
         admin=admin,
     )

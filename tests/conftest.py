@@ -13,12 +13,11 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import pytest
-from aiobotocore.session import get_session
 
 from devstack.emulator import EmulatorServer
 from devstack.stack import USER_POOL_NAME, auth_env, unique_resource_env
 from devstack.users import SignedInUser as SignedInUser  # tests import it from here
-from devstack.users import sign_up_user
+from devstack.users import emulator_cognito, sign_up_user
 from snapqueue_core.aws import AwsClients, open_clients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.settings import CoreSettings
@@ -51,14 +50,7 @@ def aws_environment(emulator_url: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 async def user_pool(emulator_url: str) -> UserPoolIds:
     """The session emulator's Cognito user pool, SPA client and admins group."""
-    credentials = aws_environment(emulator_url)
-    async with get_session().create_client(
-        "cognito-idp",
-        endpoint_url=emulator_url,
-        region_name=REGION,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    ) as cognito:
+    async with emulator_cognito(emulator_url, REGION) as cognito:
         spec = UserPoolSpec(USER_POOL_NAME, "snapqueue-spa")
         return await ensure_user_pool(cognito, spec, REGION)
 
@@ -145,14 +137,7 @@ async def user_factory(
 ) -> AsyncIterator[Callable[..., Any]]:
     """Sign up, confirm and sign in fresh users over the emulator's Cognito API (real tokens,
     signed by the emulator's key); ``admin=True`` puts the user in the admins group first."""
-    credentials = aws_environment(emulator_url)
-    async with get_session().create_client(
-        "cognito-idp",
-        endpoint_url=emulator_url,
-        region_name=REGION,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    ) as cognito:
+    async with emulator_cognito(emulator_url, REGION) as cognito:
 
         async def make(admin: bool = False) -> SignedInUser:
             return await sign_up_user(

@@ -30,13 +30,13 @@ from typing import Any
 
 import httpx
 import websockets
-from aiobotocore.session import AioSession, get_session
+from aiobotocore.session import AioSession
 from PIL import Image, ImageDraw
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from devstack.stack import Stack
-from devstack.users import SignedInUser, sign_up_user
+from devstack.users import SignedInUser, stack_user
 from snapqueue_client import (
     ApiError,
     AsyncSnapQueue,
@@ -193,16 +193,7 @@ _tokens: dict[str, str] = {}
 
 async def sign_in_stack_user(stack: Stack) -> SignedInUser:
     """Sign up (once per stack) the user the suite acts as; its token serves every request."""
-    async with get_session().create_client(
-        "cognito-idp",
-        endpoint_url=stack.emulator_url,
-        region_name=stack.env["AWS_REGION"],
-        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
-    ) as cognito:
-        user = await sign_up_user(
-            cognito, stack.user_pool["userPoolId"], stack.user_pool["clientId"]
-        )
+    user = await stack_user(stack)
     for url in (stack.url("upload"), stack.ws_url):
         _tokens[url] = user.access_token
     return user

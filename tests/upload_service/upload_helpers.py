@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -11,13 +10,13 @@ from typing import Literal
 
 import httpx
 import uvicorn
-from aiobotocore.session import get_session
 
+from devstack.users import new_user
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.schemas import ImageRecord, StoredVariant
 from snapqueue_core.store import ImageStore
-from snapqueue_core.user_pool import ADMIN_GROUP, UserPoolIds
-from tests.conftest import REGION, SignedInUser, aws_environment
+from snapqueue_core.user_pool import UserPoolIds
+from tests.conftest import REGION, SignedInUser
 from upload_service.app import create_app
 from upload_service.settings import UploadServiceSettings
 
@@ -51,38 +50,8 @@ async def sign_in_new_user(
 ) -> SignedInUser:
     """A fresh, confirmed user of the session's pool, signed in (as ``user_factory`` does,
     for fixtures that outlive one test)."""
-    credentials = aws_environment(emulator_url)
-    async with get_session().create_client(
-        "cognito-idp",
-        endpoint_url=emulator_url,
-        region_name=REGION,
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-    ) as cognito:
-        email = f"user-{uuid.uuid4().hex[:12]}@example.com"
-        password = f"Pw-{uuid.uuid4().hex[:12]}-A1!"
-        signed_up = await cognito.sign_up(
-            ClientId=user_pool.client_id, Username=email, Password=password
-        )
-        await cognito.admin_confirm_sign_up(UserPoolId=user_pool.user_pool_id, Username=email)
-        if admin:
-            await cognito.admin_add_user_to_group(
-                UserPoolId=user_pool.user_pool_id, Username=email, GroupName=ADMIN_GROUP
-            )
-        answer = await cognito.initiate_auth(
-            ClientId=user_pool.client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-    tokens = answer["AuthenticationResult"]
-    return SignedInUser(
-        email=email,
-        password=password,
-        user_id=signed_up["UserSub"],
-        access_token=tokens["AccessToken"],
-        id_token=tokens["IdToken"],
-        refresh_token=tokens["RefreshToken"],
-        admin=admin,
+    return await new_user(
+        emulator_url, user_pool.user_pool_id, user_pool.client_id, region=REGION, admin=admin
     )
 
 
