@@ -10,7 +10,6 @@ SendMessage and ReceiveMessage calls are timed on each, the two interleaved call
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import moto
 from aiobotocore.session import get_session
 
+from devstack import ready_url
 from devstack.stack import ROOT, free_port
 from devstack.users import EMULATOR_CREDENTIALS
 
@@ -46,10 +46,10 @@ def emulator(flags: list[str]) -> Iterator[str]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        ready = re.match(r"ready (\S+)", line)
-        if not ready:
+        url = ready_url(line)
+        if url is None:
             raise RuntimeError(f"the emulator did not start: {line}")
-        yield ready.group(1)
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -29,6 +29,7 @@ from moto.core.utils import unix_time
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs.models import Message, Queue, SQSBackend
 
+from devstack import READY_PREFIX
 from snapqueue_core.bootstrap_cli import run as run_bootstrap
 from snapqueue_core.logs import configure_logging
 from snapqueue_core.settings import CoreSettings
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     # moto's modules and backends: full collections walked them all, stopping every
     # request while they ran.
     freeze_startup_heap()
-    print(f"ready {url}", flush=True)
+    print(f"{READY_PREFIX}{url}", flush=True)
     stop.wait()
     time.sleep(args.linger)
     server.stop()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from devstack import READY_PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVICE_MODULES = {
@@ -243,7 +245,7 @@ class Stack:
         emulator = self.processes["emulator"]
         emulator.start()
         deadline = time.monotonic() + timeout
-        while "ready " not in emulator.tail(5):
+        while READY_PREFIX not in emulator.tail(5):
             if not emulator.running or time.monotonic() > deadline:
                 raise RuntimeError(f"emulator did not start:\n{emulator.tail()}")
             time.sleep(0.1)

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from image_replay import ROOT, Stage, image_root, runtime_env, stages, under
 
+from devstack import ready_url
 from snapqueue_core.aws import AwsClients
 from snapqueue_core.resources import bootstrap, declare
 from snapqueue_core.schemas import ImageRecord, ImageStatus
@@ -92,9 +93,10 @@ def image_emulator(image_files: tuple[Path, Stage]) -> Iterator[str]:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        ready = re.match(r"ready (http://127\.0\.0\.1:\d+)", line)
-        assert ready, f"the image's emulator did not start: {line}{process.stdout.read()}"
-        yield ready.group(1)
+        url = ready_url(line)
+        assert url, f"the image's emulator did not start: {line}{process.stdout.read()}"
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url), url
+        yield url
     finally:
         process.send_signal(signal.SIGTERM)
         try:
